@@ -1,0 +1,2 @@
+# Sourced by scripts/test.sh. Placeholder until the accounting work provides the real one.
+:

@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Sets everything up, then runs every test: unit tests, the evaluation bar, and the
+# end-to-end tests with real peers (SIPp, baresip, whisper, SQLite and a real PostgreSQL).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+source scripts/pg-test-server.sh   # starts a throw-away PostgreSQL, exports IVR_TEST_PG_URL, stops it on exit
+cargo test --release --locked --workspace -- --test-threads="${IVR_TEST_THREADS:-2}"
