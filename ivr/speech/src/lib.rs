@@ -1,1 +1,4 @@
-//! See Cargo.toml description.
+//! Speech input for the 3230 voicebot: the Whisper model supply (CTranslate2 →
+//! ggml), audio reading and resampling, and the whisper-rs recognizer.
+
+pub mod model;

@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 
+mod models;
+
 #[derive(Parser, Debug)]
 #[command(name = "ivr", version, about = "3230 voicebot: SIP answering module for choix 2 and 3")]
 pub struct Cli {
@@ -11,6 +13,9 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Whisper model supply (conversion to whisper.cpp ggml).
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
 }
 
 pub fn init_tracing() {
@@ -24,5 +29,6 @@ pub fn init_tracing() {
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
+        Command::Models(cmd) => models::run(cmd),
     }
 }
