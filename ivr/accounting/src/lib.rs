@@ -1,1 +1,31 @@
-//! See Cargo.toml description.
+//! SC3.2 accounting of the 3230 voicebot: call events and records, caller pseudonyms, the
+//! productivity rule (`sc32`), the store (SQLite or PostgreSQL), day closing, retention,
+//! tamper-evident chaining, reports and exports.
+//!
+//! The service uses: `parse_caller` + `Pseudonymizer::caller` at call start, `Recorder::record`
+//! for each event, `CallRecord::from_events` + `Recorder::finish_call` at the end, and
+//! `days::run_daily` for the scheduled day close and purge.
+
+pub mod caller;
+pub mod config;
+pub mod days;
+pub mod event;
+pub mod export;
+pub mod pseudonym;
+pub mod record;
+pub mod recorder;
+pub mod report;
+pub mod sc32;
+pub mod store;
+
+mod error;
+
+pub use caller::{parse_caller, CallerNumber};
+pub use config::AccountingConfig;
+pub use error::{Error, Result};
+pub use event::{Caller, EndedBy, Event, EventKind, Flow, Playback};
+pub use pseudonym::Pseudonymizer;
+pub use record::{paris_day, CallRecord};
+pub use recorder::{BatchPolicy, Committed, Recorder, Writer};
+pub use sc32::{Outcome, Sc32Rule};
+pub use store::{Store, VerifyReport, DEFAULT_DB_URL};
