@@ -2,7 +2,9 @@
 
 use clap::{Parser, Subcommand};
 
+mod knowledge;
 mod models;
+mod transcribe;
 
 #[derive(Parser, Debug)]
 #[command(name = "ivr", version, about = "3230 voicebot: SIP answering module for choix 2 and 3")]
@@ -16,6 +18,11 @@ pub enum Command {
     /// Whisper model supply (conversion to whisper.cpp ggml).
     #[command(subcommand)]
     Models(models::ModelsCommand),
+    /// Content files: `ivr knowledge check` validates knowledge/ and prompts/.
+    #[command(subcommand)]
+    Knowledge(knowledge::KnowledgeCommand),
+    /// Transcribe WAV files with Whisper: one JSON line per file.
+    Transcribe(transcribe::TranscribeArgs),
 }
 
 pub fn init_tracing() {
@@ -30,5 +37,7 @@ pub fn init_tracing() {
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Models(cmd) => models::run(cmd),
+        Command::Knowledge(cmd) => knowledge::run(cmd),
+        Command::Transcribe(args) => transcribe::run(args),
     }
 }

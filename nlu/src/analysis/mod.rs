@@ -1,0 +1,5 @@
+//! French text analysis for speech transcripts.
+
+mod fold;
+
+pub use fold::fold_text;
