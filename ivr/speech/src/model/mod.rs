@@ -17,6 +17,23 @@ use sha2::{Digest, Sha256};
 pub const F16_FILE: &str = "ggml-base-f16.bin";
 pub const Q8_0_FILE: &str = "ggml-base-q8_0.bin";
 
+/// The model the bot uses unless told otherwise: `$IVR_MODEL`, else
+/// `models/cache/ggml-base-q8_0.bin` under the working directory or, for a
+/// binary run from `target/release`, under the checkout it was built in.
+pub fn default_model_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("IVR_MODEL") {
+        return PathBuf::from(p);
+    }
+    let rel = Path::new("models").join("cache").join(Q8_0_FILE);
+    if rel.exists() {
+        return rel;
+    }
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.ancestors().skip(1).map(|d| d.join(&rel)).find(|p| p.exists()))
+        .unwrap_or(rel)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     #[error("{path}: {source}")]

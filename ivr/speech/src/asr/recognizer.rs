@@ -1,0 +1,228 @@
+//! The whisper-rs recognizer. `Recognizer` owns the model (an `Arc`'d
+//! whisper.cpp context, loaded once); each `AsrWorker` owns a decoding state,
+//! so N workers run N utterances in parallel over one copy of the weights.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
+
+use super::guard;
+use crate::audio::MODEL_RATE;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AsrError {
+    #[error("cannot load Whisper model {path}: {message}")]
+    Load { path: String, message: String },
+    #[error("whisper: {0}")]
+    Whisper(String),
+    #[error("recognition cancelled")]
+    Cancelled,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decoding {
+    Greedy,
+    Beam(u8),
+}
+
+/// `Plain` is whisper.cpp's default decoding (timestamps, multi-segment,
+/// temperature fallback): the benchmark's baseline. `Tuned` is what the bot uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Preset {
+    Plain,
+    Tuned,
+}
+
+#[derive(Debug, Clone)]
+pub struct AsrConfig {
+    pub threads: usize,
+    pub decoding: Decoding,
+    pub preset: Preset,
+    pub language: String,
+    pub initial_prompt: Option<String>,
+    /// Encoder window in frames (1500 = 30 s). Kept full by default: fitting it
+    /// to the utterance made the decoder loop (DESIGN.md §5).
+    pub audio_ctx: Option<u16>,
+    /// Cap on generated tokens: a telephone question is short, and the cap
+    /// bounds the damage of a decoder loop.
+    pub max_tokens: u16,
+}
+
+impl Default for AsrConfig {
+    fn default() -> Self {
+        AsrConfig {
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()).min(8),
+            decoding: Decoding::Greedy,
+            preset: Preset::Tuned,
+            language: "fr".into(),
+            initial_prompt: None,
+            audio_ctx: None,
+            max_tokens: 96,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transcript {
+    /// Cleaned text (empty for non-speech).
+    pub text: String,
+    /// What Whisper returned before the guard.
+    pub raw_text: String,
+    pub audio_ms: u64,
+    pub asr_ms: u64,
+    pub no_speech_prob: f32,
+}
+
+#[derive(Clone)]
+pub struct Recognizer {
+    ctx: Arc<WhisperContext>,
+    config: AsrConfig,
+}
+
+impl Recognizer {
+    pub fn load(path: &Path, config: AsrConfig) -> Result<Self, AsrError> {
+        let err = |message: String| AsrError::Load {
+            path: path.display().to_string(),
+            message,
+        };
+        if !path.is_file() {
+            return Err(err("no such file (run models/fetch.sh)".into()));
+        }
+        // whisper.cpp prints its load report on stderr; without a log backend
+        // enabled these hooks discard it, keeping stdout/stderr for our output.
+        whisper_rs::install_logging_hooks();
+        let path_str = path.to_str().ok_or_else(|| err("path is not UTF-8".into()))?;
+        let ctx = WhisperContext::new_with_params(path_str, WhisperContextParameters::default())
+            .map_err(|e| err(e.to_string()))?;
+        Ok(Recognizer {
+            ctx: Arc::new(ctx),
+            config,
+        })
+    }
+
+    pub fn config(&self) -> &AsrConfig {
+        &self.config
+    }
+
+    /// Same model, other settings (the benchmark compares presets on one load).
+    pub fn with_config(&self, config: AsrConfig) -> Self {
+        Recognizer {
+            ctx: Arc::clone(&self.ctx),
+            config,
+        }
+    }
+
+    pub fn worker(&self) -> Result<AsrWorker, AsrError> {
+        let state = self.ctx.create_state().map_err(|e| AsrError::Whisper(e.to_string()))?;
+        Ok(AsrWorker {
+            state,
+            config: self.config.clone(),
+        })
+    }
+}
+
+pub struct AsrWorker {
+    state: WhisperState,
+    config: AsrConfig,
+}
+
+/// whisper.cpp refuses input under one second; short answers ("oui") are padded.
+const MIN_SAMPLES: usize = MODEL_RATE as usize * 1100 / 1000;
+
+impl AsrWorker {
+    pub fn config(&self) -> &AsrConfig {
+        &self.config
+    }
+
+    /// Recognizes 16 kHz mono speech (already VAD- or trim-gated).
+    pub fn transcribe(&mut self, pcm16k: &[f32]) -> Result<Transcript, AsrError> {
+        self.transcribe_cancellable(pcm16k, None)
+    }
+
+    /// As `transcribe`; setting `cancel` stops the decoder at its next check
+    /// (speculative starts that the caller's continued speech made useless).
+    pub fn transcribe_cancellable(
+        &mut self,
+        pcm16k: &[f32],
+        cancel: Option<Arc<AtomicBool>>,
+    ) -> Result<Transcript, AsrError> {
+        let started = Instant::now();
+        let audio_ms = pcm16k.len() as u64 * 1000 / u64::from(MODEL_RATE);
+        let padded;
+        let mut input = pcm16k;
+        if input.len() < MIN_SAMPLES {
+            let mut p = input.to_vec();
+            p.resize(MIN_SAMPLES, 0.0);
+            padded = p;
+            input = &padded;
+        }
+        let config = self.config.clone();
+        let params = full_params(&config, cancel.clone());
+        let result = self.state.full(params, input);
+        if cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
+            return Err(AsrError::Cancelled);
+        }
+        result.map_err(|e| AsrError::Whisper(e.to_string()))?;
+        let mut raw_text = String::new();
+        let mut no_speech_prob = 0f32;
+        for segment in self.state.as_iter() {
+            raw_text.push_str(&segment.to_str_lossy().map_err(|e| AsrError::Whisper(e.to_string()))?);
+            no_speech_prob = no_speech_prob.max(segment.no_speech_probability());
+        }
+        let mut text = guard::clean(&raw_text);
+        if guard::is_no_speech(no_speech_prob, &text) {
+            text.clear();
+        }
+        Ok(Transcript {
+            text,
+            raw_text,
+            audio_ms,
+            asr_ms: started.elapsed().as_millis() as u64,
+            no_speech_prob,
+        })
+    }
+}
+
+fn full_params(c: &AsrConfig, cancel: Option<Arc<AtomicBool>>) -> FullParams<'_, '_> {
+    let strategy = match c.decoding {
+        Decoding::Greedy => SamplingStrategy::Greedy { best_of: 1 },
+        Decoding::Beam(n) => SamplingStrategy::BeamSearch {
+            beam_size: i32::from(n.max(1)),
+            patience: -1.0,
+        },
+    };
+    let mut p = FullParams::new(strategy);
+    p.set_n_threads(c.threads.max(1) as i32);
+    p.set_language(Some(&c.language));
+    p.set_translate(false);
+    p.set_print_special(false);
+    p.set_print_progress(false);
+    p.set_print_realtime(false);
+    p.set_print_timestamps(false);
+    if let Some(prompt) = &c.initial_prompt {
+        p.set_initial_prompt(prompt);
+    }
+    if let Some(ctx) = c.audio_ctx {
+        p.set_audio_ctx(i32::from(ctx));
+    }
+    if c.preset == Preset::Tuned {
+        // One short utterance per call: no timestamps to predict, no
+        // carried context, no re-decoding at higher temperatures (each
+        // fallback is a full decoder pass; greedy at T=0 is deterministic).
+        p.set_single_segment(true);
+        p.set_no_timestamps(true);
+        p.set_no_context(true);
+        p.set_suppress_blank(true);
+        p.set_suppress_nst(true);
+        p.set_temperature(0.0);
+        p.set_temperature_inc(0.0);
+        p.set_max_tokens(i32::from(c.max_tokens));
+    }
+    if let Some(flag) = cancel {
+        p.set_abort_callback_safe(move || flag.load(Ordering::Relaxed));
+    }
+    p
+}
