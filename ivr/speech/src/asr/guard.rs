@@ -64,12 +64,15 @@ fn strip_tags(text: &str) -> String {
     out
 }
 
-/// Splits after . ! ? … keeping the punctuation with its sentence.
+/// Splits after . ! ? … followed by a space (so "Amara.org" stays whole),
+/// keeping the punctuation with its sentence.
 fn sentences(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
-    for (i, c) in text.char_indices() {
-        if matches!(c, '.' | '!' | '?' | '…') {
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        let at_boundary = chars.peek().is_none_or(|(_, next)| next.is_whitespace());
+        if matches!(c, '.' | '!' | '?' | '…') && at_boundary {
             let end = i + c.len_utf8();
             let s = text[start..end].trim();
             if !s.is_empty() {
