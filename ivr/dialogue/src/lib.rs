@@ -1,1 +1,5 @@
-//! See Cargo.toml description.
+//! The conversation's brain and voice: endpointing and barge-in, opening hours, the
+//! dialogue policy (all sans-IO), and the rendering of prompts and answers to 8 kHz audio.
+
+pub mod endpointing;
+pub mod hours;
