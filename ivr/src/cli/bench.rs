@@ -1,0 +1,25 @@
+//! `ivr bench …`: measurements of the parts of the service, one module per part.
+
+use clap::Subcommand;
+
+mod asr;
+mod events;
+mod nlu;
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Speech recognition: WER and real-time factor on the French telephone test set.
+    Asr(asr::AsrBenchArgs),
+    /// Accounting store: events/s on SQLite and PostgreSQL, record() latency on the media path.
+    Events(events::EventsArgs),
+    /// Intent matcher: index build time, p50/p99 latency, utterances/s (and --loo-every N).
+    Nlu(nlu::NluBenchArgs),
+}
+
+pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Asr(a) => asr::run(a),
+        BenchCommand::Events(a) => events::run(a),
+        BenchCommand::Nlu(a) => nlu::run(a),
+    }
+}
