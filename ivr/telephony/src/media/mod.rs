@@ -1,0 +1,4 @@
+//! Prompt storage and paced playback.
+
+pub mod playback;
+pub mod prompt;

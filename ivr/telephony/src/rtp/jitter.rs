@@ -1,0 +1,223 @@
+//! Adaptive jitter buffer: reorders by sequence number, conceals losses, drops
+//! late packets, and sizes its delay from the RFC 3550 interarrival jitter.
+//!
+//! It is pulled once per 20 ms frame by the media ticker; pushes come whenever
+//! packets arrive. Time is given by the caller.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+/// One 20 ms frame handed to the application.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Frame {
+    /// The payload received for this slot.
+    Audio(Vec<u8>),
+    /// Slot lost: the previous frame repeated once (short losses sound smoother).
+    Repeated(Vec<u8>),
+    /// Slot lost and nothing to repeat: digital silence.
+    Silence,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct JitterStats {
+    pub received: u64,
+    pub late: u64,
+    pub lost: u64,
+    pub duplicates: u64,
+    /// Frames dropped to shrink the delay after a jitter spike.
+    pub shed: u64,
+}
+
+const MIN_TARGET: usize = 1;
+const MAX_TARGET: usize = 10;
+const FRAME_MS: f64 = 20.0;
+
+#[derive(Debug)]
+pub struct JitterBuffer {
+    packets: BTreeMap<u64, Vec<u8>>,
+    next: Option<u64>,
+    highest: Option<u64>,
+    playing: bool,
+    target: usize,
+    jitter_ms: f64,
+    last_transit: Option<f64>,
+    epoch: Option<Instant>,
+    last_frame: Option<Vec<u8>>,
+    repeated: bool,
+    pub stats: JitterStats,
+}
+
+impl Default for JitterBuffer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl JitterBuffer {
+    pub fn new() -> Self {
+        Self {
+            packets: BTreeMap::new(),
+            next: None,
+            highest: None,
+            playing: false,
+            target: 2,
+            jitter_ms: 0.0,
+            last_transit: None,
+            epoch: None,
+            last_frame: None,
+            repeated: false,
+            stats: JitterStats::default(),
+        }
+    }
+
+    /// Current delay target, in frames.
+    pub fn target_frames(&self) -> usize {
+        self.target
+    }
+
+    pub fn jitter_ms(&self) -> f64 {
+        self.jitter_ms
+    }
+
+    pub fn push(&mut self, now: Instant, seq: u16, timestamp: u32, payload: Vec<u8>) {
+        let ext = match self.highest {
+            None => seq as u64 + (1 << 32),
+            Some(h) => {
+                let delta = seq.wrapping_sub(h as u16) as i16 as i64;
+                (h as i64 + delta).max(0) as u64
+            }
+        };
+        // RFC 3550 A.8 jitter estimate, in milliseconds of an 8 kHz clock.
+        let epoch = *self.epoch.get_or_insert(now);
+        let arrival_ms = now.duration_since(epoch).as_secs_f64() * 1000.0;
+        let transit = arrival_ms - timestamp as f64 / 8.0;
+        if let Some(last) = self.last_transit {
+            let d = (transit - last).abs();
+            if d < 10_000.0 {
+                self.jitter_ms += (d - self.jitter_ms) / 16.0;
+            }
+        }
+        self.last_transit = Some(transit);
+        self.stats.received += 1;
+        if self.next.is_some_and(|n| ext < n) {
+            self.stats.late += 1;
+            return;
+        }
+        if self.packets.insert(ext, payload).is_some() {
+            self.stats.duplicates += 1;
+        }
+        self.highest = Some(self.highest.map_or(ext, |h| h.max(ext)));
+        self.target = ((2.0 * self.jitter_ms / FRAME_MS - 1e-6).ceil().max(0.0) as usize + 1).clamp(MIN_TARGET, MAX_TARGET);
+    }
+
+    /// The frame for the next 20 ms slot, or None while (re)buffering.
+    pub fn pop(&mut self) -> Option<Frame> {
+        if !self.playing {
+            if self.packets.len() < self.target {
+                return None;
+            }
+            self.playing = true;
+            self.next = self.packets.keys().next().copied();
+        }
+        // Too much buffered after a spike calmed down: shed the oldest frame.
+        if self.packets.len() > self.target + 2 {
+            if let Some((&k, _)) = self.packets.iter().next() {
+                self.packets.remove(&k);
+                self.stats.shed += 1;
+                self.next = Some(k + 1);
+            }
+        }
+        let next = self.next?;
+        if let Some(p) = self.packets.remove(&next) {
+            self.next = Some(next + 1);
+            self.last_frame = Some(p.clone());
+            self.repeated = false;
+            return Some(Frame::Audio(p));
+        }
+        if self.packets.is_empty() {
+            // Underrun: the sender paused or the network stalled. Re-buffer rather
+            // than declare every future slot lost.
+            self.playing = false;
+            return None;
+        }
+        self.stats.lost += 1;
+        self.next = Some(next + 1);
+        match (&self.last_frame, self.repeated) {
+            (Some(f), false) => {
+                self.repeated = true;
+                Some(Frame::Repeated(f.clone()))
+            }
+            _ => Some(Frame::Silence),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn ms(t0: Instant, m: u64) -> Instant {
+        t0 + Duration::from_millis(m)
+    }
+
+    #[test]
+    fn reorders_and_conceals_a_loss() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new();
+        jb.push(ms(t0, 0), 10, 0, vec![1]);
+        jb.push(ms(t0, 20), 12, 320, vec![3]);
+        jb.push(ms(t0, 21), 11, 160, vec![2]);
+        jb.push(ms(t0, 60), 14, 640, vec![5]);
+        let got: Vec<Option<Frame>> = (0..5).map(|_| jb.pop()).collect();
+        assert_eq!(
+            got,
+            vec![
+                Some(Frame::Audio(vec![1])),
+                Some(Frame::Audio(vec![2])),
+                Some(Frame::Audio(vec![3])),
+                Some(Frame::Repeated(vec![3])),
+                Some(Frame::Audio(vec![5])),
+            ]
+        );
+        assert_eq!(jb.stats.lost, 1);
+    }
+
+    #[test]
+    fn late_packet_is_dropped_and_counted() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new();
+        for i in 0..3u16 {
+            jb.push(ms(t0, i as u64 * 20), 100 + i, i as u32 * 160, vec![i as u8]);
+        }
+        jb.pop();
+        jb.pop();
+        jb.push(ms(t0, 80), 100, 0, vec![0]);
+        assert_eq!(jb.stats.late, 1);
+    }
+
+    #[test]
+    fn delay_target_grows_with_jitter() {
+        let t0 = Instant::now();
+        let mut steady = JitterBuffer::new();
+        let mut jittery = JitterBuffer::new();
+        for i in 0..200u64 {
+            steady.push(ms(t0, i * 20), i as u16, (i * 160) as u32, vec![0]);
+            let wobble = if i % 2 == 0 { 0 } else { 45 };
+            jittery.push(ms(t0, i * 20 + wobble), i as u16, (i * 160) as u32, vec![0]);
+        }
+        assert_eq!(steady.target_frames(), 1);
+        assert!(jittery.target_frames() >= 4, "target {}", jittery.target_frames());
+    }
+
+    #[test]
+    fn sequence_wraparound_keeps_order() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new();
+        jb.push(ms(t0, 0), 65534, 0, vec![1]);
+        jb.push(ms(t0, 20), 65535, 160, vec![2]);
+        jb.push(ms(t0, 40), 0, 320, vec![3]);
+        let got: Vec<Option<Frame>> = (0..3).map(|_| jb.pop()).collect();
+        assert_eq!(got, vec![Some(Frame::Audio(vec![1])), Some(Frame::Audio(vec![2])), Some(Frame::Audio(vec![3]))]);
+    }
+}

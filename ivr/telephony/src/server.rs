@@ -1,0 +1,161 @@
+//! The tokio shell around [`Endpoint`]: moves datagrams and time, nothing else.
+//!
+//! One task owns the endpoint. It reads the SIP socket, the RTP datagrams that
+//! per-call receive tasks forward, the application's commands, and a single 20 ms
+//! ticker that paces every call's playback (no timer per call).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::app::{CallCommand, CallEvent};
+use crate::endpoint::{Endpoint, EndpointConfig, Input, Output};
+
+/// A conversation engine. Called once per answered call, from the endpoint task:
+/// spawn your own task and return quickly.
+pub trait Application: Send + Sync + 'static {
+    fn on_call(&self, call: CallHandle);
+}
+
+/// The application's side of one call.
+pub struct CallHandle {
+    pub call_id: String,
+    pub events: mpsc::UnboundedReceiver<CallEvent>,
+    pub commands: CallCommander,
+}
+
+/// Sends commands for one call; cheap to clone.
+#[derive(Clone)]
+pub struct CallCommander {
+    call_id: String,
+    tx: mpsc::UnboundedSender<(String, CallCommand)>,
+}
+
+impl CallCommander {
+    /// Returns false once the call is gone (the server stopped).
+    pub fn send(&self, cmd: CallCommand) -> bool {
+        self.tx.send((self.call_id.clone(), cmd)).is_ok()
+    }
+}
+
+const TICK: Duration = Duration::from_millis(20);
+const STATS_EVERY: Duration = Duration::from_secs(10);
+
+struct Media {
+    socket: Arc<UdpSocket>,
+    task: JoinHandle<()>,
+}
+
+/// Runs until `shutdown` completes.
+pub async fn run(cfg: EndpointConfig, sip: UdpSocket, rtp_ip: IpAddr, app: Arc<dyn Application>, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+    let mut ep = Endpoint::new(cfg);
+    let (rtp_tx, mut rtp_rx) = mpsc::channel::<(u16, SocketAddr, Vec<u8>)>(8192);
+    let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<(String, CallCommand)>();
+    let mut media: HashMap<u16, Media> = HashMap::new();
+    let mut apps: HashMap<String, mpsc::UnboundedSender<CallEvent>> = HashMap::new();
+    let mut ticker = tokio::time::interval(TICK);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut next_stats = Instant::now() + STATS_EVERY;
+    let mut buf = vec![0u8; 65535];
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            r = sip.recv_from(&mut buf) => match r {
+                Ok((n, from)) => ep.handle_input(Instant::now(), Input::Sip { from, bytes: &buf[..n] }),
+                // ICMP port unreachable from a vanished peer surfaces here on some systems.
+                Err(e) => tracing::debug!(error = %e, "SIP socket receive error"),
+            },
+            Some((port, from, bytes)) = rtp_rx.recv() => ep.handle_input(Instant::now(), Input::Rtp { port, from, bytes: &bytes }),
+            Some((call_id, command)) = cmd_rx.recv() => ep.handle_input(Instant::now(), Input::Command { call_id: &call_id, command }),
+            _ = ticker.tick() => {
+                let now = Instant::now();
+                ep.handle_input(now, Input::Tick);
+                if now >= next_stats {
+                    next_stats = now + STATS_EVERY;
+                    let s = &ep.stats;
+                    tracing::info!(calls = s.calls, active = ep.active_calls(), rejected_busy = s.rejected_busy, malformed = s.malformed,
+                        rtp_lost = s.rtp_lost, rtp_late = s.rtp_late, responses = ?s.responses, "stats");
+                }
+            }
+        }
+        while let Some(o) = ep.poll_output() {
+            match o {
+                Output::Sip { to, bytes } => send(&sip, &bytes, to).await,
+                Output::Rtp { port, to, bytes } => {
+                    if let Some(m) = media.get(&port) {
+                        send(&m.socket, &bytes, to).await;
+                    }
+                }
+                Output::OpenMedia { port } => match UdpSocket::bind(SocketAddr::new(rtp_ip, port)).await {
+                    Ok(s) => {
+                        let socket = Arc::new(s);
+                        let task = tokio::spawn(receive_rtp(socket.clone(), port, rtp_tx.clone()));
+                        media.insert(port, Media { socket, task });
+                    }
+                    Err(e) => tracing::error!(port, error = %e, "cannot bind RTP port; the call will time out"),
+                },
+                Output::CloseMedia { port } => {
+                    if let Some(m) = media.remove(&port) {
+                        m.task.abort();
+                    }
+                }
+                Output::Event { call_id, event } => deliver(&mut apps, &app, &cmd_tx, call_id, event),
+            }
+        }
+    }
+    for (_, m) in media.drain() {
+        m.task.abort();
+    }
+    Ok(())
+}
+
+fn deliver(
+    apps: &mut HashMap<String, mpsc::UnboundedSender<CallEvent>>,
+    app: &Arc<dyn Application>,
+    cmd_tx: &mpsc::UnboundedSender<(String, CallCommand)>,
+    call_id: String,
+    event: CallEvent,
+) {
+    if matches!(event, CallEvent::Started(_)) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        apps.insert(call_id.clone(), tx);
+        app.on_call(CallHandle { call_id: call_id.clone(), events: rx, commands: CallCommander { call_id: call_id.clone(), tx: cmd_tx.clone() } });
+    }
+    let last = matches!(event, CallEvent::Hangup { .. });
+    if let Some(tx) = apps.get(&call_id) {
+        let _ = tx.send(event);
+    }
+    if last {
+        apps.remove(&call_id);
+    }
+}
+
+async fn send(socket: &UdpSocket, bytes: &[u8], to: SocketAddr) {
+    match socket.try_send_to(bytes, to) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+            let _ = socket.send_to(bytes, to).await;
+        }
+        Err(e) => tracing::debug!(%to, error = %e, "send failed"),
+    }
+}
+
+async fn receive_rtp(socket: Arc<UdpSocket>, port: u16, tx: mpsc::Sender<(u16, SocketAddr, Vec<u8>)>) {
+    let mut buf = vec![0u8; 2048];
+    loop {
+        match socket.recv_from(&mut buf).await {
+            Ok((n, from)) => {
+                // Under overload drop media rather than stall the SIP task.
+                let _ = tx.try_send((port, from, buf[..n].to_vec()));
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+        }
+    }
+}
