@@ -4,6 +4,7 @@ use clap::{Parser, Subcommand};
 
 mod knowledge;
 mod bench;
+mod classify;
 mod models;
 mod transcribe;
 
@@ -22,6 +23,8 @@ pub enum Command {
     /// Content files: `ivr knowledge check` validates knowledge/ and prompts/.
     #[command(subcommand)]
     Knowledge(knowledge::KnowledgeCommand),
+    /// Intent of each stdin line (one JSON decision per line).
+    Classify(classify::ClassifyArgs),
     /// Transcribe WAV files with Whisper: one JSON line per file.
     Transcribe(transcribe::TranscribeArgs),
     /// Benchmarks (asr, ...).
@@ -42,6 +45,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Models(cmd) => models::run(cmd),
         Command::Knowledge(cmd) => knowledge::run(cmd),
+        Command::Classify(args) => classify::run(args),
         Command::Transcribe(args) => transcribe::run(args),
         Command::Bench(cmd) => bench::run(cmd),
     }

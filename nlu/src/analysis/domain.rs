@@ -1,0 +1,257 @@
+//! The domain layer: elision, spelled-out acronyms ("r s a", "air ès a") and the Caf
+//! vocabulary's synonyms, rewritten to one canonical token each so that the index
+//! and the transcripts meet whatever way the caller or the recogniser wrote it.
+
+/// Elided articles and pronouns ("l'apl", "qu'est-ce", "j'ai").
+const ELISIONS: &[&str] = &["l", "d", "j", "m", "n", "s", "t", "c", "qu", "jusqu", "lorsqu", "puisqu", "quoiqu", "presqu"];
+
+/// Acronyms of the domain, the only results a run of spelled letter *names* may give
+/// ("elle a" must stay a pronoun and a verb).
+const ACRONYMS: &[&str] = &[
+    "rsa", "apl", "als", "alf", "caf", "aah", "asf", "ars", "aeeh", "ajpp", "cmg", "paje", "qf", "rib", "mdph",
+    "cnaf", "msa", "fr", "sms", "pdf", "iban", "ccas", "pmi", "cpam", "urssaf", "aripa",
+];
+
+/// How French speakers (and Whisper) write letter names.
+fn letter_name(w: &str) -> Option<char> {
+    Some(match w {
+        "erre" | "air" | "aire" | "ere" => 'r',
+        "esse" | "es" | "ess" => 's',
+        "pe" | "pai" => 'p',
+        "elle" | "el" | "ele" => 'l',
+        "effe" | "ef" | "eff" => 'f',
+        "cu" | "ku" => 'q',
+        "ache" | "hache" => 'h',
+        "emme" | "em" => 'm',
+        "enne" => 'n',
+        "be" => 'b',
+        "ce" | "se" => 'c',
+        "ve" => 'v',
+        "ji" => 'g',
+        "i" => 'i',
+        _ => return None,
+    })
+}
+
+/// Phrase → canonical tokens. Longest match wins; applied after elision and numbers.
+const PHRASES: &[(&str, &str)] = &[
+    // Housing aid: every name callers use.
+    ("aide personnalisee au logement", "apl"),
+    ("aides personnalisees au logement", "apl"),
+    ("aide personnalisee logement", "apl"),
+    ("allocation logement", "apl"),
+    ("allocations logement", "apl"),
+    ("allocation de logement", "apl"),
+    ("allocation logement familiale", "apl"),
+    ("allocation logement sociale", "apl"),
+    ("aide au logement", "apl"),
+    ("aides au logement", "apl"),
+    ("aide logement", "apl"),
+    ("aides logement", "apl"),
+    ("als", "apl"),
+    ("alf", "apl"),
+    ("revenu de solidarite active", "rsa"),
+    ("revenu solidarite active", "rsa"),
+    ("revenu de solidarite", "rsa"),
+    ("prime activite", "primeactivite"),
+    ("primes activite", "primeactivite"),
+    ("allocation aux adultes handicapes", "aah"),
+    ("allocation adulte handicape", "aah"),
+    ("allocation adultes handicapes", "aah"),
+    ("allocation aux adultes handicape", "aah"),
+    ("allocation de soutien familial", "asf"),
+    ("allocation soutien familial", "asf"),
+    ("allocation de rentree scolaire", "ars"),
+    ("allocation rentree scolaire", "ars"),
+    ("prime de rentree", "ars"),
+    ("allocation education de enfant handicape", "aeeh"),
+    ("allocation education enfant handicape", "aeeh"),
+    ("allocation journaliere de presence parentale", "ajpp"),
+    ("complement de libre choix du mode de garde", "cmg"),
+    ("complement mode de garde", "cmg"),
+    ("complement de mode de garde", "cmg"),
+    ("allocations familiales", "allocfam"),
+    ("allocation familiale", "allocfam"),
+    ("allocs familiales", "allocfam"),
+    ("quotient familial", "qf"),
+    ("trop percu", "indu"),
+    ("trop percus", "indu"),
+    ("pension alimentaire", "pensionalimentaire"),
+    ("pensions alimentaires", "pensionalimentaire"),
+    ("france connect", "franceconnect"),
+    ("mot de passe", "motdepasse"),
+    ("mots de passe", "motdepasse"),
+    ("mdp", "motdepasse"),
+    ("code confidentiel", "motdepasse"),
+    ("code secret", "motdepasse"),
+    ("code acces", "motdepasse"),
+    ("numero allocataire", "numeroallocataire"),
+    ("numero de allocataire", "numeroallocataire"),
+    ("rendez vous", "rdv"),
+    ("rendezvous", "rdv"),
+    ("coordonnees bancaires", "rib"),
+    ("releve identite bancaire", "rib"),
+    ("compte bancaire", "rib"),
+    ("iban", "rib"),
+    ("e mail", "mail"),
+    ("email", "mail"),
+    ("courriel", "mail"),
+    ("appli", "application"),
+    ("applis", "application"),
+    ("app", "application"),
+        ("caf point fr", "caf site"),
+    ("caf point f r", "caf site"),
+    ("caf fr", "caf site"),
+    ("cafe point fr", "caf site"),
+    ("site internet", "site"),
+    ("site web", "site"),
+    ("internet", "site"),
+    ("en ligne", "site"),
+    ("mon compte", "moncompte"),
+    ("espace personnel", "moncompte"),
+    ("espace allocataire", "moncompte"),
+    ("conge parental", "prepare"),
+    ("assistante maternelle", "nounou"),
+    ("assistant maternel", "nounou"),
+    ("assmat", "nounou"),
+    ("nourrice", "nounou"),
+    ("france services", "franceservices"),
+    ("france service", "franceservices"),
+    ("maison france services", "franceservices"),
+    ("violences conjugales", "violence conjugal"),
+    ("violence conjugale", "violence conjugal"),
+];
+
+fn split_elision(tok: &str) -> &str {
+    if let Some((head, tail)) = tok.split_once('\'') {
+        if ELISIONS.contains(&head) && !tail.is_empty() {
+            return tail;
+        }
+    }
+    tok
+}
+
+/// Removes elided prefixes; other apostrophes become word breaks.
+pub fn elide(folded: &str) -> Vec<String> {
+    folded
+        .split(' ')
+        .filter(|t| !t.is_empty())
+        .flat_map(|t| {
+            let t = split_elision(t);
+            // "caf.fr" is said "caf point f r": write it the way it is said.
+            let mut parts = Vec::new();
+            for (k, piece) in t.split('.').enumerate() {
+                if k > 0 {
+                    parts.push("point".to_string());
+                }
+                parts.extend(piece.split('\'').filter(|p| !p.is_empty()).map(String::from));
+            }
+            parts
+        })
+        .collect()
+}
+
+/// Joins runs of spelled letters: "r s a" → "rsa"; letter names only when they give a
+/// known acronym ("air es a" → "rsa"). "y a" (il y a) is left alone.
+pub fn join_spelled(tokens: Vec<String>) -> Vec<String> {
+    let letter = |t: &str| -> Option<(char, bool)> {
+        let mut cs = t.chars();
+        match (cs.next(), cs.next()) {
+            (Some(c), None) if c.is_ascii_lowercase() => Some((c, true)),
+            _ => letter_name(t).map(|c| (c, false)),
+        }
+    };
+    let mut out = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    while i < tokens.len() {
+        let mut j = i;
+        let mut word = String::new();
+        let mut all_single = true;
+        while j < tokens.len() {
+            match letter(&tokens[j]) {
+                Some((c, single)) => {
+                    word.push(c);
+                    all_single &= single;
+                    j += 1;
+                }
+                None => break,
+            }
+        }
+        // Longest prefix of the run that is acceptable.
+        let mut taken = 0;
+        for end in (i + 2..=j).rev() {
+            let cand = &word[..end - i];
+            let singles = tokens[i..end].iter().all(|t| t.len() == 1);
+            let known = ACRONYMS.contains(&cand);
+            if known || (singles && cand != "ya" && cand != "ay") {
+                out.push(cand.to_string());
+                taken = end - i;
+                break;
+            }
+        }
+        let _ = all_single;
+        if taken == 0 {
+            out.push(tokens[i].clone());
+            i += 1;
+        } else {
+            i += taken;
+        }
+    }
+    out
+}
+
+/// Rewrites domain phrases to their canonical token(s).
+pub fn canonical_phrases(tokens: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(tokens.len());
+    let mut i = 0;
+    'outer: while i < tokens.len() {
+        let mut best: Option<(usize, &str)> = None;
+        for (phrase, canon) in PHRASES {
+            let n = phrase.split(' ').count();
+            if i + n > tokens.len() || best.is_some_and(|(m, _)| m >= n) {
+                continue;
+            }
+            if phrase.split(' ').zip(&tokens[i..i + n]).all(|(p, t)| p == t) {
+                best = Some((n, canon));
+            }
+        }
+        if let Some((n, canon)) = best {
+            out.extend(canon.split(' ').map(String::from));
+            i += n;
+            continue 'outer;
+        }
+        out.push(tokens[i].clone());
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn toks(s: &str) -> Vec<String> {
+        s.split(' ').map(String::from).collect()
+    }
+
+    #[test]
+    fn elision_strips_articles_only() {
+        assert_eq!(elide("l'apl qu'est ce aujourd'hui j'ai caf.fr"), toks("apl est ce aujourd hui ai caf point fr"));
+    }
+
+    #[test]
+    fn spelled_acronyms_are_joined() {
+        assert_eq!(join_spelled(toks("le r s a")), toks("le rsa"));
+        assert_eq!(join_spelled(toks("le air es a svp")), toks("le rsa svp"));
+        assert_eq!(join_spelled(toks("il y a")), toks("il y a"));
+        assert_eq!(join_spelled(toks("elle a droit")), toks("elle a droit"));
+        assert_eq!(join_spelled(toks("caf point f r")), toks("caf point fr"));
+    }
+
+    #[test]
+    fn domain_phrases_become_one_token() {
+        let t = canonical_phrases(toks("je veux l aide personnalisee au logement sur caf point fr"));
+        assert_eq!(t, toks("je veux l apl sur caf site"));
+        assert_eq!(canonical_phrases(toks("prendre rendez vous")), toks("prendre rdv"));
+    }
+}

@@ -1,0 +1,218 @@
+//! The intent decision: which topic, or `@agent`, or `@none`, with a score and the
+//! runner-up, so the dialogue can answer, clarify or fall back.
+//!
+//! A topic's score is a weighted mean of its normalised BM25 scores (see
+//! [`crate::index`]): best example phrasing by stems, best by character trigrams, the
+//! title + keywords, the answer text. On top of it, three guards keep wrong answers
+//! away from callers:
+//! - an explicit request for a human is `@agent` whatever topic it names
+//!   ([`crate::agent`]); so is a best match among the `@agent` phrasings;
+//! - `@none` when the best match is among the `@none` phrasings, when the score is under
+//!   [`Thresholds::min_score`], or when too few of the caller's content words are known
+//!   to the topics at all ([`Thresholds::min_coverage`]: "commander une pizza" shares
+//!   nothing with the Caf's vocabulary even if one word happens to match);
+//! - `clarify` when the runner-up topic is within [`Thresholds::clarify_ratio`] of the top.
+
+use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+
+use crate::agent::asks_for_human;
+use crate::analysis::{Analyzed, Analyzer};
+use crate::index::{FieldScores, IndexError, IntentIndex};
+use crate::knowledge::{Action, KnowledgeBase};
+
+pub const AGENT: &str = "@agent";
+pub const NONE: &str = "@none";
+
+/// Field weights of the topic score (they sum to 1, so scores stay in ~[0, 1]).
+#[derive(Debug, Clone, Copy)]
+pub struct Weights {
+    pub example_words: f32,
+    pub example_grams: f32,
+    pub meta: f32,
+    pub answer: f32,
+}
+
+impl Default for Weights {
+    fn default() -> Self {
+        Weights { example_words: 0.45, example_grams: 0.30, meta: 0.15, answer: 0.10 }
+    }
+}
+
+impl Weights {
+    fn combine(&self, s: &FieldScores) -> f32 {
+        let total = self.example_words + self.example_grams + self.meta + self.answer;
+        (self.example_words * s.example_words
+            + self.example_grams * s.example_grams
+            + self.meta * s.meta
+            + self.answer * s.answer)
+            / total
+    }
+}
+
+/// Decision thresholds; the defaults are the values chosen on the dev set and checked by
+/// cross-validation on the knowledge examples (see the crate documentation).
+#[derive(Debug, Clone, Copy)]
+pub struct Thresholds {
+    /// Below this topic score the request is `@none`.
+    pub min_score: f32,
+    /// Share of the caller's content words the topics' vocabulary must know.
+    pub min_coverage: f32,
+    /// Runner-up score / top score above which the dialogue asks which one was meant.
+    pub clarify_ratio: f32,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds { min_score: 0.22, min_coverage: 0.5, clarify_ratio: 0.92 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunnerUp {
+    pub intent: String,
+    pub score: f32,
+}
+
+/// What `ivr classify` prints and the dialogue consumes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Decision {
+    pub text: String,
+    /// A topic slug, `@agent` or `@none`.
+    pub intent: String,
+    pub score: f32,
+    pub runner_up: Option<RunnerUp>,
+    /// `answer` | `transfer` | `redirect-choix1` | `procedure` (from the topic),
+    /// `clarify` (top two too close), `transfer` for `@agent`, `fallback` for `@none`.
+    pub action: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MatchError {
+    #[error(transparent)]
+    Index(#[from] IndexError),
+}
+
+#[derive(Debug, Clone)]
+struct TopicInfo {
+    action: Action,
+}
+
+/// A knowledge base made searchable. Immutable: content changes build a new one
+/// (see [`crate::SharedMatcher`]).
+#[derive(Debug)]
+pub struct Matcher {
+    analyzer: Analyzer,
+    index: IntentIndex,
+    topics: HashMap<String, TopicInfo>,
+    /// Stems of every topic's examples, title and keywords.
+    vocabulary: HashSet<String>,
+    pub weights: Weights,
+    pub thresholds: Thresholds,
+}
+
+/// Ranked intents for one utterance, before the decision.
+#[derive(Debug, Clone)]
+pub struct Ranking {
+    pub analyzed: Analyzed,
+    /// (intent, combined score), best first.
+    pub ranked: Vec<(String, f32)>,
+    pub coverage: f32,
+    pub asks_for_human: bool,
+}
+
+impl Matcher {
+    pub fn build(kb: &KnowledgeBase) -> Result<Matcher, MatchError> {
+        let analyzer = Analyzer::default();
+        let index = IntentIndex::build(kb, &analyzer)?;
+        let mut vocabulary = HashSet::new();
+        let mut topics = HashMap::new();
+        for e in &kb.topics {
+            let t = &e.topic;
+            topics.insert(t.slug.clone(), TopicInfo { action: t.action });
+            for text in t.examples.iter().chain(&t.keywords).chain(std::iter::once(&t.title)) {
+                let a = analyzer.analyze(text);
+                vocabulary.extend(a.stems);
+                vocabulary.extend(a.surface_stems);
+            }
+        }
+        Ok(Matcher {
+            analyzer,
+            index,
+            topics,
+            vocabulary,
+            weights: Weights::default(),
+            thresholds: Thresholds::default(),
+        })
+    }
+
+    pub fn topic_count(&self) -> usize {
+        self.topics.len()
+    }
+
+    pub fn rank(&self, text: &str) -> Result<Ranking, MatchError> {
+        let analyzed = self.analyzer.analyze(text);
+        let known = analyzed.surface_stems.iter().filter(|s| self.vocabulary.contains(*s)).count();
+        let coverage =
+            if analyzed.surface_stems.is_empty() { 0.0 } else { known as f32 / analyzed.surface_stems.len() as f32 };
+        let human = asks_for_human(&analyzed.tokens, analyzed.stems.len());
+        let scores = self.index.score(&analyzed)?;
+        let names = self.index.intents();
+        let mut ranked: Vec<(String, f32)> =
+            scores.iter().map(|(id, s)| (names[*id].clone(), self.weights.combine(s))).collect();
+        ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        Ok(Ranking { analyzed, ranked, coverage, asks_for_human: human })
+    }
+
+    pub fn classify(&self, text: &str) -> Result<Decision, MatchError> {
+        let r = self.rank(text)?;
+        Ok(self.decide(text, &r))
+    }
+
+    /// The decision rules, separate from ranking so thresholds can be tried cheaply.
+    pub fn decide(&self, text: &str, r: &Ranking) -> Decision {
+        let th = &self.thresholds;
+        let topics: Vec<&(String, f32)> = r.ranked.iter().filter(|(i, _)| !i.starts_with('@')).collect();
+        let special = |name: &str| r.ranked.iter().find(|(i, _)| i == name).map(|x| x.1).unwrap_or(0.0);
+        let top = topics.first().map(|(i, s)| (i.clone(), *s));
+        let runner = |skip: &str| {
+            topics
+                .iter()
+                .find(|(i, _)| i != skip)
+                .map(|(i, s)| RunnerUp { intent: i.clone(), score: *s })
+        };
+        let make = |intent: &str, score: f32, action: &str, runner_up: Option<RunnerUp>| Decision {
+            text: text.to_string(),
+            intent: intent.to_string(),
+            score,
+            runner_up,
+            action: action.to_string(),
+        };
+        let top_runner = || top.as_ref().map(|(i, s)| RunnerUp { intent: i.clone(), score: *s });
+
+        if r.asks_for_human {
+            return make(AGENT, 1.0, "transfer", top_runner());
+        }
+        let Some((slug, score)) = top.clone() else {
+            return make(NONE, 1.0, "fallback", None);
+        };
+        let agent = special(AGENT);
+        let none = special(NONE);
+        if agent > score && agent >= th.min_score {
+            return make(AGENT, agent, "transfer", top_runner());
+        }
+        if none >= score {
+            return make(NONE, none, "fallback", top_runner());
+        }
+        if score < th.min_score || r.coverage < th.min_coverage {
+            return make(NONE, 1.0 - score, "fallback", top_runner());
+        }
+        let runner_up = runner(&slug);
+        let action = match &runner_up {
+            Some(ru) if ru.score >= score * th.clarify_ratio => "clarify".to_string(),
+            _ => self.topics.get(&slug).map(|t| t.action.as_str()).unwrap_or("answer").to_string(),
+        };
+        make(&slug, score, &action, runner_up)
+    }
+}

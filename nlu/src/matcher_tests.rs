@@ -1,0 +1,146 @@
+//! Matcher behaviour on a small hand-written base (the real content is tested against
+//! the dev set in tests/nlu_dev.rs).
+
+use std::fs;
+
+use crate::knowledge::KnowledgeBase;
+use crate::{AGENT, Matcher, NONE, SharedMatcher};
+
+fn topic(slug: &str, title: &str, action: &str, keywords: &[&str], examples: &[&str], answer: &str) -> String {
+    let q = |v: &[&str]| v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
+    format!(
+        "slug = \"{slug}\"\nflow = 2\ntitle = \"{title}\"\naction = \"{action}\"\nkeywords = [{}]\nexamples = [{}]\n\
+         answer = \"{answer}\"\nsources = [\"https://www.caf.fr/\"]\nreviewed = 2026-11-01\n",
+        q(keywords),
+        q(examples)
+    )
+}
+
+pub(crate) fn fixture() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    fs::create_dir_all(d.join("_intents")).unwrap();
+    let files = [
+        ("mot-de-passe-oublie", topic("mot-de-passe-oublie", "Mot de passe oublié", "answer",
+            &["mot de passe", "code confidentiel", "identifiant", "connexion"],
+            &["j'ai perdu mon mot de passe", "je ne me souviens plus de mon code confidentiel",
+              "comment réinitialiser mon mot de passe sur caf point f r", "mot de passe oublié",
+              "je n'arrive pas à me connecter j'ai oublié le code", "il faut un nouveau mot de passe"],
+            "Sur caf point f r, choisissez mot de passe oublié. Un code vous est envoyé par courriel.")),
+        ("rsa", topic("rsa", "Le RSA", "answer", &["rsa", "revenu de solidarité active"],
+            &["comment toucher le r s a", "je voudrais demander le revenu de solidarité active",
+              "j'ai droit au rsa", "le air ès a c'est pour qui", "je n'ai plus de ressources quelle aide",
+              "conditions du rsa"],
+            "Le revenu de solidarité active complète des ressources faibles. Faites la demande sur caf point f r.")),
+        ("aide-logement", topic("aide-logement", "Aide au logement", "answer", &["apl", "loyer", "aide au logement"],
+            &["comment avoir l'apl", "je loue un studio est-ce que j'ai droit à une aide",
+              "aide pour payer mon loyer", "la a p l c'est quoi", "demander l'allocation logement",
+              "aide personnalisée au logement conditions"],
+            "Les aides au logement aident à payer le loyer. Faites une simulation puis la demande en ligne.")),
+        ("prendre-rendez-vous", topic("prendre-rendez-vous", "Prendre rendez-vous", "answer", &["rendez-vous", "agence"],
+            &["je voudrais un rendez-vous", "prendre rdv avec la caf", "comment avoir un rendez vous à l'accueil",
+              "rencontrer quelqu'un en agence", "réserver un créneau", "un rendez-vous avec un conseiller en agence"],
+            "Prenez rendez-vous dans votre espace Mon Compte, rubrique rendez-vous.")),
+        ("horaires-3230", topic("horaires-3230", "Le 3230", "answer", &["3230", "horaires", "gratuit"],
+            &["à quelle heure vous ouvrez", "le 3230 est-il gratuit", "quels sont vos horaires",
+              "combien coûte l'appel", "le numéro trente deux trente", "vous êtes ouverts quand"],
+            "Le 3230 répond du lundi au vendredi. L'appel est gratuit.")),
+        ("aide-urgence-violences", topic("aide-urgence-violences", "Violences conjugales", "transfer",
+            &["violences", "3919"],
+            &["mon mari me frappe", "je suis victime de violences conjugales", "aide d'urgence violences",
+              "je dois fuir mon conjoint violent", "violences dans le couple", "j'ai peur de mon compagnon"],
+            "En danger, appelez le 17. Le 3919 écoute les victimes. Je vous passe un conseiller.")),
+    ];
+    for (slug, text) in files {
+        fs::write(d.join(format!("{slug}.toml")), text).unwrap();
+    }
+    let q = |v: &[&str]| v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
+    fs::write(d.join("_intents/agent.toml"), format!("intent = \"@agent\"\nexamples = [{}]\n", q(&[
+        "je veux parler à un conseiller", "passez moi un agent", "un humain s'il vous plaît",
+        "je voudrais avoir quelqu'un au téléphone", "mettez-moi en relation avec une personne",
+    ]))).unwrap();
+    fs::write(d.join("_intents/none.toml"), format!("intent = \"@none\"\nexamples = [{}]\n", q(&[
+        "je voudrais renouveler ma carte vitale", "ma déclaration d'impôts", "quel temps fait-il",
+        "je cherche un emploi à pôle emploi", "ma retraite complémentaire", "allô allô",
+    ]))).unwrap();
+    fs::write(d.join("catalog.tsv"), "slug\tchoix\n").unwrap();
+    dir
+}
+
+fn matcher() -> (tempfile::TempDir, Matcher) {
+    let dir = fixture();
+    let kb = KnowledgeBase::load(dir.path()).unwrap();
+    let m = Matcher::build(&kb).unwrap();
+    (dir, m)
+}
+
+#[test]
+fn finds_topics_from_unseen_phrasings() {
+    let (_d, m) = matcher();
+    for (text, want) in [
+        ("bonjour j'ai oublié mon mot de passe", "mot-de-passe-oublie"),
+        ("euh le rsa comment on le demande", "rsa"),
+        ("l'aide personnalisée au logement pour mon appartement", "aide-logement"),
+        ("c'est quoi les horaires du trois mille deux cent trente", "horaires-3230"),
+        ("je veux un rendez vous", "prendre-rendez-vous"),
+    ] {
+        let d = m.classify(text).unwrap();
+        assert_eq!(d.intent, want, "{text}: {d:?}");
+        assert!(d.score > 0.0, "{d:?}");
+    }
+}
+
+#[test]
+fn tolerates_recognition_errors() {
+    let (_d, m) = matcher();
+    assert_eq!(m.classify("mon mot de pass oublier").unwrap().intent, "mot-de-passe-oublie");
+    assert_eq!(m.classify("le air es a").unwrap().intent, "rsa");
+}
+
+#[test]
+fn a_human_request_wins_over_a_topic() {
+    let (_d, m) = matcher();
+    let d = m.classify("je veux parler à un conseiller pour mon RSA").unwrap();
+    assert_eq!((d.intent.as_str(), d.action.as_str()), (AGENT, "transfer"));
+    assert_eq!(d.runner_up.map(|r| r.intent), Some("rsa".to_string()));
+    let d = m.classify("un rendez-vous avec un conseiller à l'agence").unwrap();
+    assert_eq!(d.intent, "prendre-rendez-vous");
+}
+
+#[test]
+fn out_of_scope_and_empty_are_none() {
+    let (_d, m) = matcher();
+    for text in ["", "euh", "bonjour", "je voudrais commander une pizza", "ma carte vitale est perdue", "quel temps fera-t-il demain"] {
+        let d = m.classify(text).unwrap();
+        assert_eq!((d.intent.as_str(), d.action.as_str()), (NONE, "fallback"), "{text:?}: {d:?}");
+    }
+}
+
+#[test]
+fn action_comes_from_the_topic_or_clarify() {
+    let (_d, mut m) = matcher();
+    let d = m.classify("je suis victime de violences").unwrap();
+    assert_eq!((d.intent.as_str(), d.action.as_str()), ("aide-urgence-violences", "transfer"));
+    // With a ratio of 0 every runner-up is "close": the rule must then ask.
+    m.thresholds.clarify_ratio = 0.0;
+    assert_eq!(m.classify("j'ai oublié mon mot de passe").unwrap().action, "clarify");
+    // And a minimum score above any reachable one rejects everything.
+    m.thresholds.min_score = 2.0;
+    assert_eq!(m.classify("j'ai oublié mon mot de passe").unwrap().intent, NONE);
+}
+
+#[test]
+fn reload_swaps_and_keeps_the_old_index_on_error() {
+    let dir = fixture();
+    let shared = SharedMatcher::load(dir.path()).unwrap();
+    let before = shared.current();
+    assert_eq!(before.topic_count(), 6);
+    fs::remove_file(dir.path().join("horaires-3230.toml")).unwrap();
+    shared.reload(dir.path()).unwrap();
+    assert_eq!(shared.current().topic_count(), 5);
+    assert_eq!(before.topic_count(), 6, "a snapshot taken before stays whole");
+    fs::write(dir.path().join("rsa.toml"), "slug = \n").unwrap();
+    let err = shared.reload(dir.path()).unwrap_err().to_string();
+    assert!(err.contains("rsa.toml:1:"), "{err}");
+    assert_eq!(shared.current().topic_count(), 5);
+}
