@@ -3,3 +3,5 @@
 
 pub mod endpointing;
 pub mod hours;
+pub mod policy;
+pub mod switches;

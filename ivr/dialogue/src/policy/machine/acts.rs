@@ -1,0 +1,182 @@
+//! What the bot does once it knows what the caller meant: answer, clarify, hand over,
+//! run a procedure, close. Split from the input handling so each file reads on its own.
+
+use std::time::Duration;
+
+use super::super::*;
+use super::{prompt, reason_tag, After, Dialogue, Waiting};
+
+impl Dialogue {
+    pub(super) fn act(&mut self, u: Understanding, now: Duration) {
+        if u.intent == "@agent" {
+            self.step("agent");
+            return self.transfer(TransferReason::AgentRequest, now);
+        }
+        let known = self.cfg.topics.contains_key(&u.intent);
+        if u.intent == "@none" || u.action == "fallback" || !known {
+            self.none_count += 1;
+            self.step("none");
+            return if self.none_count >= 2 {
+                self.keypad_menu(now)
+            } else {
+                self.say(vec![prompt("not_understood")], After::Listen(Waiting::Ask), now)
+            };
+        }
+        if u.action == "clarify" && !self.clarified {
+            if let Some(b) = u.runner_up.filter(|b| self.cfg.topics.contains_key(b) && *b != u.intent) {
+                self.clarified = true;
+                let a = u.intent;
+                self.step(&format!("clarify:{a}|{b}"));
+                let seq = vec![
+                    Audio::PromptPart("clarify".into(), 0),
+                    Audio::Title(a.clone()),
+                    Audio::PromptPart("clarify".into(), 1),
+                    Audio::Title(b.clone()),
+                    Audio::PromptPart("clarify".into(), 2),
+                ];
+                return self.say(seq, After::Listen(Waiting::Clarify { a, b }), now);
+            }
+        }
+        self.topic(&u.intent, now)
+    }
+
+    pub(super) fn topic(&mut self, slug: &str, now: Duration) {
+        let Some(info) = self.cfg.topics.get(slug).cloned() else {
+            return self.keypad_menu(now);
+        };
+        self.none_count = 0;
+        self.clarified = false;
+        self.last_topic = Some(slug.to_string());
+        self.step(&format!("topic:{slug}"));
+        if info.urgent {
+            return self.transfer_after(vec![prompt("urgent_safety"), prompt("transfer")], TransferReason::Urgent, now);
+        }
+        match info.action {
+            TopicAction::Transfer => self.transfer_after(
+                vec![Audio::Answer(slug.to_string()), prompt("transfer")],
+                TransferReason::TopicTransfer,
+                now,
+            ),
+            TopicAction::RedirectChoix1 => self.say(
+                vec![prompt("redirect_choix1"), prompt("another_question")],
+                After::Listen(Waiting::Another),
+                now,
+            ),
+            TopicAction::Procedure(kind) => {
+                self.procedure_text.clear();
+                self.procedure_digits.clear();
+                self.procedure_reasks = 0;
+                let id = match kind {
+                    ProcedureKind::AttestationNonPaiement => "attestation_collect",
+                    ProcedureKind::Rappel => "callback_collect",
+                };
+                self.say(vec![prompt(id)], After::Listen(Waiting::Procedure(kind)), now)
+            }
+            TopicAction::Answer => {
+                self.answers += 1;
+                self.repeats = 0;
+                self.last_answer = Some(slug.to_string());
+                let mut seq = vec![Audio::Answer(slug.to_string())];
+                if info.complex {
+                    seq.push(prompt("appointment"));
+                }
+                self.offer_next(seq, now)
+            }
+        }
+    }
+
+    /// After an answer: another question, unless the call has had its share.
+    pub(super) fn offer_next(&mut self, mut seq: Vec<Audio>, now: Duration) {
+        if self.answers >= self.cfg.max_answers {
+            self.closing = true;
+            seq.push(prompt("goodbye"));
+            self.say(seq, After::Hangup, now)
+        } else {
+            seq.push(prompt("another_question"));
+            self.say(seq, After::Listen(Waiting::Another), now)
+        }
+    }
+
+    pub(super) fn repeat(&mut self, now: Duration) {
+        self.step("repeat");
+        match self.last_answer.clone() {
+            Some(slug) if self.repeats < self.cfg.max_repeats => {
+                self.repeats += 1;
+                self.say(vec![Audio::Answer(slug), prompt("another_question")], After::Listen(Waiting::Another), now)
+            }
+            _ => self.say(vec![prompt("another_question")], After::Listen(Waiting::Another), now),
+        }
+    }
+
+    pub(super) fn keypad_menu(&mut self, now: Duration) {
+        self.step("keypad");
+        self.say(vec![prompt("keypad_menu")], After::Listen(Waiting::Keypad), now)
+    }
+
+    pub(super) fn keypad_invalid(&mut self, now: Duration) {
+        self.keypad_fail += 1;
+        if self.keypad_fail >= 3 {
+            self.step("keypad-failed");
+            return self.transfer(TransferReason::RepeatedFailure, now);
+        }
+        self.say(vec![prompt("keypad_invalid"), prompt("keypad_menu")], After::Listen(Waiting::Keypad), now)
+    }
+
+    pub(super) fn finish_procedure(&mut self, kind: ProcedureKind, complete: bool, now: Duration) {
+        let record = ProcedureRecord {
+            kind,
+            transcript: std::mem::take(&mut self.procedure_text),
+            digits: std::mem::take(&mut self.procedure_digits),
+            caller_number: self.caller_number.clone(),
+            complete,
+        };
+        self.out.push_back(Output::Event(DialogueEvent::Procedure(record)));
+        if !complete {
+            self.step("procedure-incomplete");
+            return self.transfer(TransferReason::ProcedureIncomplete, now);
+        }
+        self.step("procedure-done");
+        let done = match kind {
+            ProcedureKind::AttestationNonPaiement => "attestation_done",
+            ProcedureKind::Rappel => "callback_done",
+        };
+        self.offer_next(vec![prompt(done)], now)
+    }
+
+    pub(super) fn goodbye(&mut self, now: Duration) {
+        self.closing = true;
+        self.step("goodbye");
+        self.say(vec![prompt("goodbye")], After::Hangup, now)
+    }
+
+    pub(super) fn transfer(&mut self, reason: TransferReason, now: Duration) {
+        self.transfer_after(vec![prompt("transfer")], reason, now)
+    }
+
+    pub(super) fn transfer_after(&mut self, seq: Vec<Audio>, reason: TransferReason, now: Duration) {
+        self.step(&format!("transfer:{}", reason_tag(reason)));
+        let req = TransferRequest {
+            flow: self.flow,
+            target: match self.flow {
+                Flow::Choix2 => self.cfg.transfer_choix2.clone(),
+                Flow::Choix3 => self.cfg.transfer_choix3.clone(),
+            },
+            reason,
+            topic: self.last_topic.clone(),
+            transcript: self.recent_transcript(200),
+            path: self.path.clone(),
+        };
+        self.say(seq, After::Transfer(req), now)
+    }
+
+    /// Loop guard: too many turns → an agent takes over.
+    pub(super) fn guard_turns(&mut self, now: Duration) -> bool {
+        self.turns += 1;
+        if self.turns > self.cfg.max_turns {
+            self.step("too-many-turns");
+            self.transfer(TransferReason::TooLong, now);
+            return true;
+        }
+        false
+    }
+}

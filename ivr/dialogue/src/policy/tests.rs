@@ -1,0 +1,388 @@
+//! Whole-call scenarios driven with a fake clock, no audio.
+
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+
+use super::*;
+
+fn config() -> DialogueConfig {
+    let mut cfg = DialogueConfig::default();
+    let mut add = |slug: &str, action: TopicAction, complex: bool, urgent: bool| {
+        cfg.topics.insert(slug.into(), TopicInfo { action, complex, urgent });
+    };
+    add("prime-activite", TopicAction::Answer, false, false);
+    add("rsa-conditions", TopicAction::Answer, false, false);
+    add("separation", TopicAction::Answer, true, false);
+    add("aide-urgence-violences", TopicAction::Transfer, false, true);
+    add("suivi-dossier", TopicAction::RedirectChoix1, false, false);
+    add("attestation", TopicAction::Procedure(ProcedureKind::AttestationNonPaiement), false, false);
+    add("rappel", TopicAction::Procedure(ProcedureKind::Rappel), false, false);
+    add("reclamation", TopicAction::Transfer, false, false);
+    cfg.keypad = vec![('1', "prime-activite".into()), ('2', "rsa-conditions".into())];
+    cfg
+}
+
+struct Call {
+    d: Dialogue,
+    now: Duration,
+    /// Every output so far.
+    log: Vec<Output>,
+    playing: Option<(u64, Audio)>,
+}
+
+impl Call {
+    fn start(flow: Flow, open: bool, switches: Switches) -> Call {
+        let mut c = Call { d: Dialogue::new(config()), now: Duration::ZERO, log: Vec::new(), playing: None };
+        let at = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
+        c.input(Input::CallStarted { flow, at, open, switches, caller_number: Some("+33612345678".into()), now: c.now });
+        c
+    }
+
+    fn input(&mut self, i: Input) -> Vec<Output> {
+        self.d.handle(i);
+        let mut new = Vec::new();
+        while let Some(o) = self.d.poll_output() {
+            if let Output::Play { id, audio, .. } = &o {
+                self.playing = Some((*id, audio.clone()));
+            }
+            if matches!(o, Output::StopPlayback) {
+                self.playing = None;
+            }
+            new.push(o.clone());
+            self.log.push(o);
+        }
+        new
+    }
+
+    /// Let every queued prompt play to its end (1 s each); returns the audio heard.
+    fn play_out(&mut self) -> Vec<Audio> {
+        let mut heard = Vec::new();
+        while let Some((id, audio)) = self.playing.take() {
+            self.now += Duration::from_secs(1);
+            heard.push(audio);
+            self.input(Input::PlaybackFinished { id, played_ms: 1000, total_ms: 1000, now: self.now });
+        }
+        heard
+    }
+
+    fn say(&mut self, text: &str, intent: &str, action: &str, runner_up: Option<&str>) -> Vec<Audio> {
+        self.now += Duration::from_secs(2);
+        let u = Understanding { intent: intent.into(), score: 0.8, runner_up: runner_up.map(Into::into), action: action.into() };
+        self.input(Input::Utterance { text: text.into(), understanding: u, now: self.now });
+        self.play_out()
+    }
+
+    fn key(&mut self, digit: char) -> Vec<Audio> {
+        self.now += Duration::from_millis(500);
+        self.input(Input::Dtmf { digit, now: self.now });
+        self.play_out()
+    }
+
+    fn wait(&mut self, secs: u64) -> Vec<Audio> {
+        self.now += Duration::from_secs(secs);
+        self.input(Input::Tick { now: self.now });
+        self.play_out()
+    }
+
+    fn transfer(&self) -> Option<&TransferRequest> {
+        self.log.iter().rev().find_map(|o| match o {
+            Output::Transfer(t) => Some(t),
+            _ => None,
+        })
+    }
+
+    fn hung_up(&self) -> bool {
+        self.log.iter().any(|o| matches!(o, Output::Hangup))
+    }
+
+    fn last_listen(&self) -> Option<ListenContext> {
+        self.log.iter().rev().find_map(|o| match o {
+            Output::Listen { context } => Some(*context),
+            _ => None,
+        })
+    }
+}
+
+fn p(id: &str) -> Audio {
+    Audio::Prompt(id.into())
+}
+
+#[test]
+fn greeting_question_answer_then_goodbye() {
+    let mut c = Call::start(Flow::Choix3, true, Switches::default());
+    // The greeting is the very first output, without waiting for anything.
+    assert!(matches!(&c.log[0], Output::Play { audio, .. } if *audio == p("greeting_choix3")));
+    assert_eq!(c.play_out(), vec![p("greeting_choix3"), p("ask_question")]);
+    assert_eq!(c.last_listen(), Some(ListenContext::OpenQuestion));
+    let heard = c.say("c'est quoi la prime d'activité", "prime-activite", "answer", None);
+    assert_eq!(heard, vec![Audio::Answer("prime-activite".into()), p("another_question")]);
+    assert_eq!(c.last_listen(), Some(ListenContext::YesNo));
+    let heard = c.say("non merci au revoir", "@none", "fallback", None);
+    assert_eq!(heard, vec![p("goodbye")]);
+    assert!(c.hung_up() && c.d.is_ended());
+    let played: Vec<_> = c.log.iter().filter_map(|o| match o {
+        Output::Event(DialogueEvent::Played { answer: Some(a), played_ms, total_ms, .. }) => Some((a.clone(), *played_ms, *total_ms)),
+        _ => None,
+    }).collect();
+    assert_eq!(played, vec![("prime-activite".to_string(), 1000, 1000)]);
+}
+
+#[test]
+fn closed_hours_and_switches() {
+    let mut c = Call::start(Flow::Choix2, false, Switches::default());
+    assert_eq!(c.play_out(), vec![p("closed")]);
+    assert!(c.hung_up());
+    let mut c = Call::start(Flow::Choix2, true, Switches { saturation: true, crisis: true, closed: false });
+    assert_eq!(c.play_out(), vec![p("greeting_choix2"), p("crisis"), p("saturation"), p("ask_question")]);
+    let mut c = Call::start(Flow::Choix2, true, Switches { closed: true, ..Switches::default() });
+    assert_eq!(c.play_out(), vec![p("closed")]);
+}
+
+#[test]
+fn repeat_and_another_question_by_voice_and_keypad() {
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    c.say("prime d'activité", "prime-activite", "answer", None);
+    assert_eq!(c.key('1'), vec![Audio::Answer("prime-activite".into()), p("another_question")]);
+    assert_eq!(c.say("vous pouvez répéter ?", "@none", "fallback", None)[0], Audio::Answer("prime-activite".into()));
+    // Third repeat is refused (loop guard): only the offer again.
+    assert_eq!(c.say("répétez", "@none", "fallback", None), vec![p("another_question")]);
+    assert_eq!(c.say("oui", "@none", "fallback", None), vec![p("ask_question")]);
+    assert_eq!(c.last_listen(), Some(ListenContext::OpenQuestion));
+    c.say("le rsa", "rsa-conditions", "answer", None);
+    assert_eq!(c.key('2'), vec![p("ask_question")]);
+    // A new question straight after an answer is answered without "oui" first.
+    c.say("prime d'activité", "prime-activite", "answer", None);
+    assert_eq!(c.say("et pour le rsa ?", "rsa-conditions", "answer", None)[0], Audio::Answer("rsa-conditions".into()));
+}
+
+#[test]
+fn none_reasks_once_then_keypad_menu() {
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    assert_eq!(c.say("euh bonjour", "@none", "fallback", None), vec![p("not_understood")]);
+    assert_eq!(c.say("la météo demain", "@none", "fallback", None), vec![p("keypad_menu")]);
+    assert_eq!(c.last_listen(), Some(ListenContext::Menu));
+    assert_eq!(c.key('2'), vec![Audio::Answer("rsa-conditions".into()), p("another_question")]);
+}
+
+#[test]
+fn silence_reasks_then_keypad_then_agent() {
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    assert_eq!(c.d.poll_timeout(), Some(c.now + Duration::from_secs(7)));
+    assert!(c.wait(3).is_empty(), "no re-ask before the no-input time");
+    assert_eq!(c.wait(5), vec![p("silence_reask")]);
+    assert_eq!(c.wait(8), vec![p("keypad_menu")]);
+    assert_eq!(c.wait(8), vec![p("keypad_invalid"), p("keypad_menu")]);
+    assert_eq!(c.wait(8), vec![p("keypad_invalid"), p("keypad_menu")]);
+    assert_eq!(c.wait(8), vec![p("transfer")]);
+    let t = c.transfer().unwrap();
+    assert_eq!(t.reason, TransferReason::RepeatedFailure);
+    assert_eq!(t.target, "sip:agents-choix2@127.0.0.1");
+    assert!(t.path.contains(&"keypad".to_string()));
+}
+
+#[test]
+fn speaking_holds_the_no_input_timer() {
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    c.now += Duration::from_secs(5);
+    c.input(Input::SpeechStarted { now: c.now });
+    assert!(c.wait(10).is_empty(), "a slow speaker is not cut off");
+    c.input(Input::SpeechDiscarded { now: c.now });
+    assert_eq!(c.wait(8), vec![p("silence_reask")]);
+}
+
+#[test]
+fn agent_request_and_keypad_zero_transfer_with_reason() {
+    let mut c = Call::start(Flow::Choix3, true, Switches::default());
+    c.play_out();
+    c.say("mon mot de passe ne marche pas", "@none", "fallback", None);
+    assert_eq!(c.say("je veux un conseiller", "@agent", "transfer", None), vec![p("transfer")]);
+    let t = c.transfer().unwrap().clone();
+    assert_eq!(t.reason, TransferReason::AgentRequest);
+    assert_eq!(t.flow, Flow::Choix3);
+    assert_eq!(t.target, "sip:agents-choix3@127.0.0.1");
+    assert!(t.transcript.contains("mot de passe") && t.transcript.ends_with("conseiller"));
+    c.input(Input::TransferResult { accepted: true, now: c.now });
+    assert!(c.d.is_ended());
+    assert!(c.log.iter().any(|o| matches!(o, Output::Event(DialogueEvent::Ended { reason: EndReason::Transferred }))));
+
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    // DTMF interrupts the greeting.
+    let out = c.input(Input::Dtmf { digit: '0', now: Duration::from_millis(300) });
+    assert_eq!(out[1], Output::StopPlayback);
+    c.play_out();
+    assert_eq!(c.transfer().unwrap().reason, TransferReason::Keypad0);
+}
+
+#[test]
+fn failed_transfer_offers_another_question_then_gives_up() {
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    c.say("un conseiller", "@agent", "transfer", None);
+    c.input(Input::TransferResult { accepted: false, now: c.now });
+    assert_eq!(c.play_out(), vec![p("transfer_failed"), p("another_question")]);
+    c.say("un humain s'il vous plaît", "@agent", "transfer", None);
+    c.input(Input::TransferResult { accepted: false, now: c.now });
+    assert_eq!(c.play_out(), vec![p("transfer_failed"), p("goodbye")]);
+    assert!(c.hung_up());
+}
+
+#[test]
+fn violence_plays_uninterruptible_safety_message_then_transfers() {
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    c.now += Duration::from_secs(2);
+    let u = Understanding { intent: "aide-urgence-violences".into(), score: 0.9, runner_up: None, action: "transfer".into() };
+    let out = c.input(Input::Utterance { text: "mon conjoint me frappe".into(), understanding: u, now: c.now });
+    assert!(out.contains(&Output::Play { id: 3, audio: p("urgent_safety"), interruptible: false }), "{out:?}");
+    // Neither speech nor keys cut it.
+    c.input(Input::BargeIn { now: c.now });
+    c.input(Input::Dtmf { digit: '5', now: c.now });
+    assert!(c.playing.is_some());
+    assert_eq!(c.play_out(), vec![p("urgent_safety"), p("transfer")]);
+    let t = c.transfer().unwrap();
+    assert_eq!((t.reason, t.topic.as_deref()), (TransferReason::Urgent, Some("aide-urgence-violences")));
+}
+
+#[test]
+fn barge_in_stops_the_prompt_and_records_what_was_heard() {
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    c.now += Duration::from_secs(2);
+    let u = Understanding { intent: "prime-activite".into(), score: 0.8, runner_up: None, action: "answer".into() };
+    c.input(Input::Utterance { text: "prime d'activité".into(), understanding: u, now: c.now });
+    let (id, audio) = c.playing.clone().unwrap();
+    assert_eq!(audio, Audio::Answer("prime-activite".into()));
+    let out = c.input(Input::BargeIn { now: c.now + Duration::from_millis(4000) });
+    assert!(out.contains(&Output::StopPlayback));
+    assert!(out.contains(&Output::Listen { context: ListenContext::YesNo }));
+    c.input(Input::PlaybackFinished { id, played_ms: 4000, total_ms: 30000, now: c.now });
+    assert!(c.log.iter().any(|o| *o == Output::Event(DialogueEvent::Played {
+        key: "answer/prime-activite".into(), answer: Some("prime-activite".into()), played_ms: 4000, total_ms: 30000
+    })));
+    assert!(c.log.iter().any(|o| matches!(o, Output::Event(DialogueEvent::BargeIn { .. }))));
+    // The late report started nothing: the bot listens for the caller's words.
+    assert!(c.playing.is_none());
+    assert_eq!(c.say("répétez", "@none", "fallback", None)[0], Audio::Answer("prime-activite".into()));
+}
+
+#[test]
+fn clarify_between_two_topics_by_voice_or_key() {
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    let heard = c.say("le rsa ou la prime", "rsa-conditions", "clarify", Some("prime-activite"));
+    assert_eq!(heard, vec![
+        Audio::PromptPart("clarify".into(), 0),
+        Audio::Title("rsa-conditions".into()),
+        Audio::PromptPart("clarify".into(), 1),
+        Audio::Title("prime-activite".into()),
+        Audio::PromptPart("clarify".into(), 2),
+    ]);
+    assert_eq!(c.say("la deuxième", "@none", "fallback", None)[0], Audio::Answer("prime-activite".into()));
+    c.key('2');
+    c.say("rsa ou prime", "rsa-conditions", "clarify", Some("prime-activite"));
+    assert_eq!(c.key('1')[0], Audio::Answer("rsa-conditions".into()));
+}
+
+#[test]
+fn complex_topic_promotes_an_appointment_and_redirect_choix1() {
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    assert_eq!(c.say("on se sépare", "separation", "answer", None),
+        vec![Audio::Answer("separation".into()), p("appointment"), p("another_question")]);
+    assert_eq!(c.say("où en est mon dossier", "suivi-dossier", "redirect-choix1", None),
+        vec![p("redirect_choix1"), p("another_question")]);
+}
+
+#[test]
+fn attestation_procedure_records_speech_and_digits() {
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    assert_eq!(c.say("il me faut une attestation de non paiement", "attestation", "procedure", None), vec![p("attestation_collect")]);
+    for d in "75011".chars() {
+        assert!(c.key(d).is_empty(), "digits are collected silently");
+    }
+    let heard = c.say("Jean Dupont 12 rue de la Paix Paris", "@none", "fallback", None);
+    assert_eq!(heard, vec![p("attestation_done"), p("another_question")]);
+    let rec = c.log.iter().find_map(|o| match o {
+        Output::Event(DialogueEvent::Procedure(r)) => Some(r.clone()),
+        _ => None,
+    }).unwrap();
+    assert_eq!(rec.kind, ProcedureKind::AttestationNonPaiement);
+    assert_eq!(rec.digits, "75011");
+    assert!(rec.transcript.contains("Dupont") && rec.complete);
+    assert_eq!(rec.caller_number.as_deref(), Some("+33612345678"));
+}
+
+#[test]
+fn callback_procedure_with_silence_ends_with_an_agent() {
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    c.say("je veux être rappelé", "rappel", "procedure", None);
+    assert_eq!(c.wait(8), vec![p("silence_reask")]);
+    assert_eq!(c.wait(8), vec![p("transfer")]);
+    assert_eq!(c.transfer().unwrap().reason, TransferReason::ProcedureIncomplete);
+    assert!(c.log.iter().any(|o| matches!(o, Output::Event(DialogueEvent::Procedure(r)) if !r.complete)));
+}
+
+#[test]
+fn overload_says_wait_then_falls_back_to_keypad() {
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    c.input(Input::AsrOverloaded { dropped: false, now: c.now });
+    assert_eq!(c.play_out(), vec![p("wait_moment")]);
+    // The late result is still taken.
+    assert_eq!(c.say("prime d'activité", "prime-activite", "answer", None)[0], Audio::Answer("prime-activite".into()));
+    c.key('2');
+    c.input(Input::AsrOverloaded { dropped: true, now: c.now });
+    assert_eq!(c.play_out(), vec![p("keypad_menu")]);
+}
+
+#[test]
+fn loop_guards_bound_every_call() {
+    // A caller who keeps asking gets at most max_answers answers, then goodbye.
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    for _ in 0..4 {
+        c.say("prime", "prime-activite", "answer", None);
+    }
+    let last = c.say("prime", "prime-activite", "answer", None);
+    assert_eq!(last, vec![Audio::Answer("prime-activite".into()), p("goodbye")]);
+    assert!(c.hung_up());
+
+    // Endless repeats/hints end with an agent after max_turns.
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    c.say("prime", "prime-activite", "answer", None);
+    let mut rounds = 0;
+    while c.transfer().is_none() && rounds < 100 {
+        c.key('1');
+        rounds += 1;
+    }
+    assert!(rounds <= 14, "{rounds}");
+    assert_eq!(c.transfer().unwrap().reason, TransferReason::TooLong);
+
+    // Past the call cap, the bot closes at the next listening tick.
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    c.now = Duration::from_secs(8 * 60);
+    c.input(Input::SpeechStarted { now: c.now });
+    c.input(Input::SpeechDiscarded { now: c.now });
+    assert_eq!(c.wait(1), vec![p("goodbye")]);
+}
+
+#[test]
+fn hangup_ends_and_late_reports_are_still_recorded() {
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    let (id, _) = c.playing.clone().unwrap();
+    c.input(Input::Hangup { now: Duration::from_millis(800) });
+    c.input(Input::PlaybackFinished { id, played_ms: 800, total_ms: 3000, now: Duration::from_millis(800) });
+    assert!(c.d.is_ended());
+    assert!(c.log.iter().any(|o| matches!(o, Output::Event(DialogueEvent::Played { played_ms: 800, .. }))));
+    assert!(!c.log.iter().any(|o| matches!(o, Output::Play { audio, .. } if *audio == p("ask_question"))));
+    assert_eq!(c.d.poll_timeout(), None);
+}
