@@ -5,4 +5,5 @@ pub mod asr;
 pub mod audio;
 pub mod eval;
 pub mod model;
+pub mod pool;
 pub mod vad;

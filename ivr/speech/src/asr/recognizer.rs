@@ -160,7 +160,7 @@ impl AsrWorker {
             input = &padded;
         }
         let config = self.config.clone();
-        let params = full_params(&config, cancel.clone());
+        let params = full_params(&config, cancel.as_ref());
         let result = self.state.full(params, input);
         if cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
             return Err(AsrError::Cancelled);
@@ -186,7 +186,7 @@ impl AsrWorker {
     }
 }
 
-fn full_params(c: &AsrConfig, cancel: Option<Arc<AtomicBool>>) -> FullParams<'_, '_> {
+fn full_params<'a>(c: &'a AsrConfig, cancel: Option<&Arc<AtomicBool>>) -> FullParams<'a, 'a> {
     let strategy = match c.decoding {
         Decoding::Greedy => SamplingStrategy::Greedy { best_of: 1 },
         Decoding::Beam(n) => SamplingStrategy::BeamSearch {
@@ -222,7 +222,20 @@ fn full_params(c: &AsrConfig, cancel: Option<Arc<AtomicBool>>) -> FullParams<'_,
         p.set_max_tokens(i32::from(c.max_tokens));
     }
     if let Some(flag) = cancel {
-        p.set_abort_callback_safe(move || flag.load(Ordering::Relaxed));
+        // whisper-rs 0.16's `set_abort_callback_safe` casts its boxed closure
+        // back to the wrong type (aborting at random), so the raw hook is used.
+        // SAFETY: the pointer is to the AtomicBool inside an Arc that the
+        // caller of `full` keeps alive (`transcribe_cancellable` holds `cancel`
+        // until `full` returns); the callback only loads it.
+        unsafe {
+            p.set_abort_callback(Some(abort_when_set));
+            p.set_abort_callback_user_data(Arc::as_ptr(flag) as *mut std::ffi::c_void);
+        }
     }
     p
+}
+
+unsafe extern "C" fn abort_when_set(user_data: *mut std::ffi::c_void) -> bool {
+    // SAFETY: see `full_params`: user_data points at a live AtomicBool.
+    unsafe { (*(user_data as *const AtomicBool)).load(Ordering::Relaxed) }
 }
