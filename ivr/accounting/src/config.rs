@@ -49,3 +49,53 @@ impl Default for AccountingConfig {
         }
     }
 }
+
+impl AccountingConfig {
+    /// Reads the `[accounting]` table of a TOML configuration file (other tables are ignored;
+    /// a missing table gives the defaults).
+    pub fn from_toml_file(path: &std::path::Path) -> Result<AccountingConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.display().to_string(), e))?;
+        Self::from_toml(&text)
+    }
+
+    pub fn from_toml(text: &str) -> Result<AccountingConfig, ConfigError> {
+        #[derive(Deserialize)]
+        struct File {
+            #[serde(default)]
+            accounting: AccountingConfig,
+        }
+        let f: File = toml::from_str(text).map_err(|e| ConfigError::Parse(e.to_string()))?;
+        Ok(f.accounting)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {0}: {1}")]
+    Read(String, std::io::Error),
+    #[error("invalid [accounting] configuration: {0}")]
+    Parse(String),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sc32::{AnswerAggregation, ReiterationPolicy};
+
+    #[test]
+    fn toml_overrides_only_what_it_names() {
+        let c = AccountingConfig::from_toml(
+            "[sip]\nport = 5060\n[accounting]\ndb_url = \"postgres://x/y\"\nclose_at = \"04:30:00\"\n[accounting.sc32]\nheard_threshold = 0.8\nanswers = \"all_heard\"\nreiteration = \"all_calls_lose\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.db_url, "postgres://x/y");
+        assert_eq!(c.sc32.heard_threshold, 0.8);
+        assert_eq!(c.sc32.answers, AnswerAggregation::AllHeard);
+        assert_eq!(c.sc32.reiteration, ReiterationPolicy::AllCallsLose);
+        assert!(c.sc32.withheld_productive);
+        assert_eq!(c.close_at, NaiveTime::from_hms_opt(4, 30, 0).unwrap());
+        assert_eq!(c.transcript_retention_days, 30);
+        assert!(AccountingConfig::from_toml("[accounting]\nheard = 1").is_err(), "typos are refused");
+        assert_eq!(AccountingConfig::from_toml("").unwrap(), AccountingConfig::default());
+    }
+}

@@ -29,3 +29,6 @@ pub use record::{paris_day, CallRecord};
 pub use recorder::{BatchPolicy, Committed, Recorder, Writer};
 pub use sc32::{Outcome, Sc32Rule};
 pub use store::{Store, VerifyReport, DEFAULT_DB_URL};
+
+/// Dates and times in this API are chrono types; re-exported so callers use the same version.
+pub use chrono;

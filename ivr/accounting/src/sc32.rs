@@ -19,6 +19,7 @@
 //! 4. a call whose end was never observed (process killed mid-call) is never productive.
 //! 5. productive hours = Σ interaction durations (answer → end) of productive calls; a call
 //!    belongs to the Paris day it started on, even when it spans midnight.
+//!
 //! Figures of a day are provisional until the day is closed; closing stores each call's
 //! outcome together with the rule used, so later rule changes do not rewrite closed days.
 

@@ -6,6 +6,7 @@ mod knowledge;
 mod bench;
 mod classify;
 mod models;
+mod report;
 mod transcribe;
 
 #[derive(Parser, Debug)]
@@ -30,6 +31,8 @@ pub enum Command {
     /// Benchmarks (asr, ...).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// SC3.2 accounting: figures, exports, day close, chain verification, purge.
+    Report(report::ReportArgs),
 }
 
 pub fn init_tracing() {
@@ -48,5 +51,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Classify(args) => classify::run(args),
         Command::Transcribe(args) => transcribe::run(args),
         Command::Bench(cmd) => bench::run(cmd),
+        Command::Report(args) => report::run(args),
     }
 }

@@ -59,7 +59,7 @@ pub struct PeriodFigures {
     pub period: String,
     pub first_day: NaiveDate,
     pub last_day: NaiveDate,
-    /// True when every day of the period with calls is closed.
+    /// True when every day of the period is closed (and no record arrived after the close).
     #[serde(rename = "final")]
     pub is_final: bool,
     pub calls: u64,
@@ -108,6 +108,14 @@ pub async fn build(store: &Store, rule: &Sc32Rule, from: NaiveDate, to: NaiveDat
         .into_iter()
         .map(|c| (c.day, c.outcomes.into_iter().map(|o| (o.call_id.clone(), o)).collect()))
         .collect();
+    // A period is final when every one of its days (within from..=to) is closed, calls or not.
+    let mut open_days_of: HashMap<String, bool> = HashMap::new();
+    let mut any_open = false;
+    for d in from.iter_days().take_while(|d| *d <= to) {
+        let open = !closed.contains_key(&d);
+        *open_days_of.entry(by.label(d)).or_default() |= open;
+        any_open |= open;
+    }
     let mut by_day: BTreeMap<NaiveDate, Vec<CallRecord>> = BTreeMap::new();
     for r in records {
         by_day.entry(r.day()).or_default().push(r);
@@ -129,11 +137,19 @@ pub async fn build(store: &Store, rule: &Sc32Rule, from: NaiveDate, to: NaiveDat
     for row in &rows {
         groups.entry(by.label(row.0.day())).or_default().push(row);
     }
-    let periods = groups.iter().map(|(label, g)| figures(label, g, rule)).collect();
+    let periods = groups
+        .iter()
+        .map(|(label, g)| {
+            let mut f = figures(label, g, rule);
+            f.is_final &= !open_days_of.get(label).copied().unwrap_or(true);
+            f
+        })
+        .collect();
     let all: Vec<_> = rows.iter().collect();
     let mut total = figures("total", &all, rule);
     total.first_day = from;
     total.last_day = to;
+    total.is_final &= !any_open;
     Ok(Report { from, to, by, flow, rule: rule.clone(), periods, total })
 }
 

@@ -140,11 +140,10 @@ impl Store {
             prev = r.hash.clone();
         }
         match head {
-            Some((seq, hash)) => {
-                if seq != rows.len() as i64 || hash != prev {
-                    problems.push(format!("chain head says {seq} records, {} found: last record(s) deleted or edited", rows.len()));
-                }
+            Some((seq, hash)) if seq != rows.len() as i64 || hash != prev => {
+                problems.push(format!("chain head says {seq} records, {} found: last record(s) deleted or edited", rows.len()));
             }
+            Some(_) => {}
             None if !rows.is_empty() => problems.push("chain head missing".to_string()),
             None => {}
         }

@@ -12,6 +12,11 @@ use crate::record::CallRecord;
 use crate::sc32::{Outcome, Sc32Rule};
 use crate::{Error, Result};
 
+/// (call_id, question index, transcript text if not purged)
+type TranscriptRow = (String, i64, Option<String>);
+/// (day, call_id, productive, reiterated, misses JSON, interaction_ms)
+type OutcomeRow = (String, String, i64, i64, String, i64);
+
 /// A closed day: its final outcomes and the rule that produced them.
 #[derive(Debug, Clone)]
 pub struct ClosedDay {
@@ -25,7 +30,7 @@ impl Store {
     /// sequence. Transcripts are joined back when asked and not yet purged.
     pub async fn records(&self, from: NaiveDate, to: NaiveDate, with_transcripts: bool) -> Result<Vec<CallRecord>> {
         let (f, t) = (day_text(from), day_text(to));
-        let (bodies, texts): (Vec<String>, Vec<(String, i64, Option<String>)>) = on_pool!(&self.pool, p => {
+        let (bodies, texts): (Vec<String>, Vec<TranscriptRow>) = on_pool!(&self.pool, p => {
             let b = sqlx::query("SELECT body FROM call_records WHERE day >= $1 AND day <= $2 ORDER BY day, seq")
                 .bind(&f).bind(&t).fetch_all(p).await?
                 .iter().map(|r| r.try_get::<String, _>("body")).collect::<std::result::Result<Vec<_>, _>>()?;
@@ -75,7 +80,7 @@ impl Store {
 
     pub async fn closed_days(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<ClosedDay>> {
         let (f, t) = (day_text(from), day_text(to));
-        let (days, outs): (Vec<(String, String)>, Vec<(String, String, i64, i64, String, i64)>) = on_pool!(&self.pool, p => {
+        let (days, outs): (Vec<(String, String)>, Vec<OutcomeRow>) = on_pool!(&self.pool, p => {
             let days = sqlx::query_as("SELECT day, rule FROM days WHERE day >= $1 AND day <= $2").bind(&f).bind(&t).fetch_all(p).await?;
             let outs = sqlx::query_as("SELECT day, call_id, productive, reiterated, misses, interaction_ms FROM call_outcomes WHERE day >= $1 AND day <= $2")
                 .bind(&f).bind(&t).fetch_all(p).await?;
