@@ -7,6 +7,7 @@ mod bench;
 mod classify;
 mod models;
 mod report;
+mod serve;
 mod transcribe;
 
 #[derive(Parser, Debug)]
@@ -33,6 +34,8 @@ pub enum Command {
     Bench(bench::BenchCommand),
     /// SC3.2 accounting: figures, exports, day close, chain verification, purge.
     Report(report::ReportArgs),
+    /// Answer SIP calls (UDP): the telephony service with the fixed call script.
+    Serve(serve::ServeArgs),
 }
 
 pub fn init_tracing() {
@@ -52,5 +55,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Transcribe(args) => transcribe::run(args),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Report(args) => report::run(args),
+        Command::Serve(args) => serve::run(args),
     }
 }
