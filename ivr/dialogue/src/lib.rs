@@ -2,6 +2,7 @@
 //! dialogue policy (all sans-IO), and the rendering of prompts and answers to 8 kHz audio.
 
 pub mod audio;
+pub mod content;
 pub mod endpointing;
 pub mod hours;
 pub mod policy;
