@@ -6,6 +6,7 @@ mod knowledge;
 mod bench;
 mod classify;
 mod models;
+mod prompts;
 mod report;
 mod serve;
 mod transcribe;
@@ -32,6 +33,9 @@ pub enum Command {
     /// Benchmarks (asr, ...).
     #[command(subcommand)]
     Bench(bench::BenchCommand),
+    /// Rendered audio of prompts and answers: `ivr prompts render`.
+    #[command(subcommand)]
+    Prompts(prompts::PromptsCommand),
     /// SC3.2 accounting: figures, exports, day close, chain verification, purge.
     Report(report::ReportArgs),
     /// Answer SIP calls (UDP): the telephony service with the fixed call script.
@@ -55,6 +59,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Transcribe(args) => transcribe::run(args),
         Command::Bench(cmd) => bench::run(cmd),
         Command::Report(args) => report::run(args),
+        Command::Prompts(cmd) => prompts::run(cmd),
         Command::Serve(args) => serve::run(args),
     }
 }
