@@ -19,11 +19,19 @@ use crate::asr::{AsrError, AsrWorker, Recognizer, Transcript};
 
 /// What a pool worker does with one utterance. `AsrWorker` is the real one.
 pub trait Transcribe: Send + 'static {
-    fn transcribe(&mut self, pcm16k: &[f32], cancel: &Arc<AtomicBool>) -> Result<Transcript, AsrError>;
+    fn transcribe(
+        &mut self,
+        pcm16k: &[f32],
+        cancel: &Arc<AtomicBool>,
+    ) -> Result<Transcript, AsrError>;
 }
 
 impl Transcribe for AsrWorker {
-    fn transcribe(&mut self, pcm16k: &[f32], cancel: &Arc<AtomicBool>) -> Result<Transcript, AsrError> {
+    fn transcribe(
+        &mut self,
+        pcm16k: &[f32],
+        cancel: &Arc<AtomicBool>,
+    ) -> Result<Transcript, AsrError> {
         self.transcribe_cancellable(pcm16k, Some(Arc::clone(cancel)))
     }
 }
@@ -96,8 +104,14 @@ pub struct AsrPool {
 impl AsrPool {
     /// `workers` whisper states over `recognizer`'s model; at most `capacity`
     /// utterances wait for a worker.
-    pub fn whisper(recognizer: &Recognizer, workers: usize, capacity: usize) -> Result<Self, AsrError> {
-        let engines = (0..workers.max(1)).map(|_| recognizer.worker()).collect::<Result<Vec<_>, _>>()?;
+    pub fn whisper(
+        recognizer: &Recognizer,
+        workers: usize,
+        capacity: usize,
+    ) -> Result<Self, AsrError> {
+        let engines = (0..workers.max(1))
+            .map(|_| recognizer.worker())
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self::new(engines, capacity))
     }
 
@@ -118,14 +132,25 @@ impl AsrPool {
                     .ok()
             })
             .collect();
-        AsrPool { tx: Some(tx), threads, queued, busy, capacity }
+        AsrPool {
+            tx: Some(tx),
+            threads,
+            queued,
+            busy,
+            capacity,
+        }
     }
 
     pub fn submit(&self, pcm16k: Vec<f32>) -> Result<AsrHandle, PoolError> {
         let tx = self.tx.as_ref().ok_or(PoolError::Stopped)?;
         let cancel = Arc::new(AtomicBool::new(false));
         let (reply, rx) = oneshot::channel();
-        let job = Job { pcm: pcm16k, cancel: Arc::clone(&cancel), submitted: Instant::now(), reply };
+        let job = Job {
+            pcm: pcm16k,
+            cancel: Arc::clone(&cancel),
+            submitted: Instant::now(),
+            reply,
+        };
         self.queued.fetch_add(1, Ordering::SeqCst);
         match tx.try_send(job) {
             Ok(()) => Ok(AsrHandle { cancel, rx }),
@@ -185,7 +210,11 @@ fn worker_loop<T: Transcribe>(
         };
         let run_ms = started.elapsed().as_millis() as u64;
         // The caller may have gone (call ended): nothing to do then.
-        let _ = job.reply.send(PoolResult { transcript, queued_ms, run_ms });
+        let _ = job.reply.send(PoolResult {
+            transcript,
+            queued_ms,
+            run_ms,
+        });
     }
 }
 
@@ -203,7 +232,11 @@ mod tests {
     }
 
     impl Transcribe for Echo {
-        fn transcribe(&mut self, pcm: &[f32], cancel: &Arc<AtomicBool>) -> Result<Transcript, AsrError> {
+        fn transcribe(
+            &mut self,
+            pcm: &[f32],
+            cancel: &Arc<AtomicBool>,
+        ) -> Result<Transcript, AsrError> {
             let _ = self.started.send(pcm.len());
             let _held = self.gate.lock();
             if cancel.load(Ordering::Relaxed) {
@@ -222,14 +255,21 @@ mod tests {
     fn pool(workers: usize, capacity: usize) -> (AsrPool, Arc<Mutex<()>>, mpsc::Receiver<usize>) {
         let gate = Arc::new(Mutex::new(()));
         let (tx, rx) = mpsc::channel();
-        let engines = (0..workers).map(|_| Echo { gate: Arc::clone(&gate), started: tx.clone() }).collect();
+        let engines = (0..workers)
+            .map(|_| Echo {
+                gate: Arc::clone(&gate),
+                started: tx.clone(),
+            })
+            .collect();
         (AsrPool::new(engines, capacity), gate, rx)
     }
 
     #[test]
     fn results_come_back_to_their_submitter() {
         let (p, _gate, _started) = pool(2, 8);
-        let handles: Vec<_> = (1..=5).map(|n| p.submit(vec![0.0; n * 100]).unwrap()).collect();
+        let handles: Vec<_> = (1..=5)
+            .map(|n| p.submit(vec![0.0; n * 100]).unwrap())
+            .collect();
         for (n, h) in (1..=5).zip(handles) {
             let r = h.wait().unwrap();
             assert_eq!(r.transcript.unwrap().text, format!("{} samples", n * 100));
@@ -266,8 +306,14 @@ mod tests {
         waiting.cancel();
         running.cancel();
         drop(held);
-        assert!(matches!(running.wait().unwrap().transcript, Err(AsrError::Cancelled)));
-        assert!(matches!(waiting.wait().unwrap().transcript, Err(AsrError::Cancelled)));
+        assert!(matches!(
+            running.wait().unwrap().transcript,
+            Err(AsrError::Cancelled)
+        ));
+        assert!(matches!(
+            waiting.wait().unwrap().transcript,
+            Err(AsrError::Cancelled)
+        ));
         // The skipped job never reached the engine.
         assert!(started.recv_timeout(Duration::from_millis(200)).is_err());
     }

@@ -41,8 +41,13 @@ pub fn run(cmd: ModelsCommand) -> anyhow::Result<()> {
                 .map(Pins::load)
                 .transpose()
                 .context("reading the checksum list")?;
-            let inputs = BuildInputs { ct2_model: &a.ct2, mel_filters: &a.mel_filters, vocab: &a.vocab };
-            let built = build(&inputs, &a.out_dir, pins.as_ref()).context("model conversion failed")?;
+            let inputs = BuildInputs {
+                ct2_model: &a.ct2,
+                mel_filters: &a.mel_filters,
+                vocab: &a.vocab,
+            };
+            let built =
+                build(&inputs, &a.out_dir, pins.as_ref()).context("model conversion failed")?;
             for b in built.iter().filter(|b| b.converted) {
                 eprintln!("models: wrote {} ({} bytes)", b.path.display(), b.bytes);
             }

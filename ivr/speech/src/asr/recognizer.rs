@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
+use whisper_rs::{
+    FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
+};
 
 use super::guard;
 use crate::audio::MODEL_RATE;
@@ -54,7 +56,9 @@ pub struct AsrConfig {
 impl Default for AsrConfig {
     fn default() -> Self {
         AsrConfig {
-            threads: std::thread::available_parallelism().map_or(2, |n| n.get()).min(8),
+            threads: std::thread::available_parallelism()
+                .map_or(2, |n| n.get())
+                .min(8),
             decoding: Decoding::Greedy,
             preset: Preset::Tuned,
             language: "fr".into(),
@@ -94,7 +98,9 @@ impl Recognizer {
         // whisper.cpp prints its load report on stderr; without a log backend
         // enabled these hooks discard it, keeping stdout/stderr for our output.
         whisper_rs::install_logging_hooks();
-        let path_str = path.to_str().ok_or_else(|| err("path is not UTF-8".into()))?;
+        let path_str = path
+            .to_str()
+            .ok_or_else(|| err("path is not UTF-8".into()))?;
         let ctx = WhisperContext::new_with_params(path_str, WhisperContextParameters::default())
             .map_err(|e| err(e.to_string()))?;
         Ok(Recognizer {
@@ -116,7 +122,10 @@ impl Recognizer {
     }
 
     pub fn worker(&self) -> Result<AsrWorker, AsrError> {
-        let state = self.ctx.create_state().map_err(|e| AsrError::Whisper(e.to_string()))?;
+        let state = self
+            .ctx
+            .create_state()
+            .map_err(|e| AsrError::Whisper(e.to_string()))?;
         Ok(AsrWorker {
             state,
             config: self.config.clone(),
@@ -169,7 +178,11 @@ impl AsrWorker {
         let mut raw_text = String::new();
         let mut no_speech_prob = 0f32;
         for segment in self.state.as_iter() {
-            raw_text.push_str(&segment.to_str_lossy().map_err(|e| AsrError::Whisper(e.to_string()))?);
+            raw_text.push_str(
+                &segment
+                    .to_str_lossy()
+                    .map_err(|e| AsrError::Whisper(e.to_string()))?,
+            );
             no_speech_prob = no_speech_prob.max(segment.no_speech_probability());
         }
         let mut text = guard::clean(&raw_text);

@@ -15,7 +15,10 @@ pub fn read_wav(path: &Path) -> Result<Audio, AudioError> {
 }
 
 fn file_err(path: &Path, message: String) -> AudioError {
-    AudioError::File { path: path.display().to_string(), message }
+    AudioError::File {
+        path: path.display().to_string(),
+        message,
+    }
 }
 
 pub fn read_wav_bytes(bytes: &[u8]) -> Result<Audio, AudioError> {
@@ -36,7 +39,9 @@ pub fn read_wav_bytes(bytes: &[u8]) -> Result<Audio, AudioError> {
 
 fn read_pcm(bytes: &[u8]) -> Result<Audio, AudioError> {
     let reader = hound::WavReader::new(std::io::Cursor::new(bytes)).map_err(|e| match e {
-        hound::Error::Unsupported => AudioError::Unsupported("hound cannot read this WAV format".into()),
+        hound::Error::Unsupported => {
+            AudioError::Unsupported("hound cannot read this WAV format".into())
+        }
         other => AudioError::Malformed(other.to_string()),
     })?;
     let spec = reader.spec();
@@ -55,7 +60,10 @@ fn read_pcm(bytes: &[u8]) -> Result<Audio, AudioError> {
                 .map_err(|e| AudioError::Malformed(e.to_string()))?
         }
     };
-    Ok(Audio { rate: spec.sample_rate, samples: downmix(&interleaved, channels) })
+    Ok(Audio {
+        rate: spec.sample_rate,
+        samples: downmix(&interleaved, channels),
+    })
 }
 
 fn read_g711(bytes: &[u8], fmt: &[u8], format: u16) -> Result<Audio, AudioError> {
@@ -63,28 +71,46 @@ fn read_g711(bytes: &[u8], fmt: &[u8], format: u16) -> Result<Audio, AudioError>
     let rate = u32::from_le_bytes([fmt[4], fmt[5], fmt[6], fmt[7]]);
     let bits = u16::from_le_bytes([fmt[14], fmt[15]]);
     if bits != 8 || rate == 0 {
-        return Err(AudioError::Unsupported(format!("G.711 WAV with {bits} bits at {rate} Hz")));
+        return Err(AudioError::Unsupported(format!(
+            "G.711 WAV with {bits} bits at {rate} Hz"
+        )));
     }
     let data = riff_chunks(bytes)?
         .into_iter()
         .find(|(id, _)| id == b"data")
         .map(|(_, body)| body)
         .ok_or_else(|| AudioError::Malformed("no data chunk".into()))?;
-    let decode = if format == FORMAT_ALAW { g711::alaw_to_linear } else { g711::ulaw_to_linear };
-    let interleaved: Vec<f32> = data.iter().map(|b| f32::from(decode(*b)) / 32768.0).collect();
-    Ok(Audio { rate, samples: downmix(&interleaved, channels) })
+    let decode = if format == FORMAT_ALAW {
+        g711::alaw_to_linear
+    } else {
+        g711::ulaw_to_linear
+    };
+    let interleaved: Vec<f32> = data
+        .iter()
+        .map(|b| f32::from(decode(*b)) / 32768.0)
+        .collect();
+    Ok(Audio {
+        rate,
+        samples: downmix(&interleaved, channels),
+    })
 }
 
 fn downmix(interleaved: &[f32], channels: usize) -> Vec<f32> {
     if channels == 1 {
         return interleaved.to_vec();
     }
-    interleaved.chunks_exact(channels).map(|f| f.iter().sum::<f32>() / channels as f32).collect()
+    interleaved
+        .chunks_exact(channels)
+        .map(|f| f.iter().sum::<f32>() / channels as f32)
+        .collect()
 }
+
+/// A RIFF chunk: its four-letter id and its body.
+type Chunk<'a> = ([u8; 4], &'a [u8]);
 
 /// The chunks of a RIFF/WAVE file. A data chunk whose size runs past the end
 /// (a recording cut short) is clipped rather than refused.
-fn riff_chunks(b: &[u8]) -> Result<Vec<([u8; 4], &[u8])>, AudioError> {
+fn riff_chunks(b: &[u8]) -> Result<Vec<Chunk<'_>>, AudioError> {
     if b.len() < 12 || &b[0..4] != b"RIFF" || &b[8..12] != b"WAVE" {
         return Err(AudioError::Malformed("not a RIFF/WAVE file".into()));
     }
@@ -124,7 +150,10 @@ mod tests {
 
     #[test]
     fn pcm16_8k_is_read_and_scaled() {
-        let data: Vec<u8> = [0i16, 16384, -32768].iter().flat_map(|v| v.to_le_bytes()).collect();
+        let data: Vec<u8> = [0i16, 16384, -32768]
+            .iter()
+            .flat_map(|v| v.to_le_bytes())
+            .collect();
         let a = read_wav_bytes(&wav_header(1, 8000, 16, &data)).unwrap();
         assert_eq!(a.rate, 8000);
         assert_eq!(a.samples, vec![0.0, 0.5, -1.0]);

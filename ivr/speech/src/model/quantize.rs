@@ -70,7 +70,9 @@ mod tests {
 
     #[test]
     fn round_trip_error_is_within_half_a_step_per_block() {
-        let values: Vec<f32> = (0..256).map(|i| ((i as f32) * 0.37).sin() * (1.0 + (i / 32) as f32)).collect();
+        let values: Vec<f32> = (0..256)
+            .map(|i| ((i as f32) * 0.37).sin() * (1.0 + (i / 32) as f32))
+            .collect();
         let q = quantize_q8_0(&values);
         assert_eq!(q.len(), 8 * Q8_0_BLOCK_BYTES);
         let back = dequantize_q8_0(&q);
