@@ -38,18 +38,21 @@ pub enum IndexError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FieldKind {
     ExampleWords,
+    /// All phrasings + title + keywords of an intent as one document.
+    IntentWords,
     ExampleGrams,
     Meta,
     Answer,
 }
 
-pub const FIELD_KINDS: [FieldKind; 4] =
-    [FieldKind::ExampleWords, FieldKind::ExampleGrams, FieldKind::Meta, FieldKind::Answer];
+pub const FIELD_KINDS: [FieldKind; 5] =
+    [FieldKind::ExampleWords, FieldKind::IntentWords, FieldKind::ExampleGrams, FieldKind::Meta, FieldKind::Answer];
 
 /// Normalised scores (0 ≈ nothing in common, ~1 = every query term matched) of one intent.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct FieldScores {
     pub example_words: f32,
+    pub intent_words: f32,
     pub example_grams: f32,
     pub meta: f32,
     pub answer: f32,
@@ -59,6 +62,7 @@ impl FieldScores {
     fn slot(&mut self, k: FieldKind) -> &mut f32 {
         match k {
             FieldKind::ExampleWords => &mut self.example_words,
+            FieldKind::IntentWords => &mut self.intent_words,
             FieldKind::ExampleGrams => &mut self.example_grams,
             FieldKind::Meta => &mut self.meta,
             FieldKind::Answer => &mut self.answer,
@@ -69,6 +73,7 @@ impl FieldScores {
 struct Fields {
     intent: Field,
     ex_words: Field,
+    all_words: Field,
     ex_grams: Field,
     meta: Field,
     answer: Field,
@@ -78,6 +83,7 @@ impl Fields {
     fn of(&self, k: FieldKind) -> Field {
         match k {
             FieldKind::ExampleWords => self.ex_words,
+            FieldKind::IntentWords => self.all_words,
             FieldKind::ExampleGrams => self.ex_grams,
             FieldKind::Meta => self.meta,
             FieldKind::Answer => self.answer,
@@ -115,6 +121,7 @@ impl IntentIndex {
         let fields = Fields {
             intent,
             ex_words: text_field(&mut sb, "ex_words"),
+            all_words: text_field(&mut sb, "all_words"),
             ex_grams: text_field(&mut sb, "ex_grams"),
             meta: text_field(&mut sb, "meta"),
             answer: text_field(&mut sb, "answer"),
@@ -128,8 +135,13 @@ impl IntentIndex {
         let add_examples = |writer: &mut tantivy::IndexWriter<TantivyDocument>,
                                 docs_with: &mut HashMap<FieldKind, u64>,
                                 id: u64,
-                                examples: &[String]|
+                                examples: &[String],
+                                extra: &[&str]|
          -> Result<(), IndexError> {
+            let mut all = Vec::new();
+            for text in extra {
+                all.extend(analyzer.analyze(text).stems);
+            }
             for ex in examples {
                 let a = analyzer.analyze(ex);
                 if a.stems.is_empty() {
@@ -139,17 +151,25 @@ impl IntentIndex {
                 doc.add_u64(fields.intent, id);
                 doc.add_text(fields.ex_words, a.stems.join(" "));
                 doc.add_text(fields.ex_grams, a.grams.join(" "));
+                all.extend(a.stems.iter().cloned());
                 writer.add_document(doc)?;
                 *docs_with.entry(FieldKind::ExampleWords).or_default() += 1;
                 *docs_with.entry(FieldKind::ExampleGrams).or_default() += 1;
             }
+            let mut doc = TantivyDocument::default();
+            doc.add_u64(fields.intent, id);
+            doc.add_text(fields.all_words, all.join(" "));
+            writer.add_document(doc)?;
+            *docs_with.entry(FieldKind::IntentWords).or_default() += 1;
             Ok(())
         };
         for e in &kb.topics {
             let t = &e.topic;
             let id = intents.len() as u64;
             intents.push(t.slug.clone());
-            add_examples(&mut writer, &mut docs_with, id, &t.examples)?;
+            let mut extra: Vec<&str> = vec![t.title.as_str()];
+            extra.extend(t.keywords.iter().map(String::as_str));
+            add_examples(&mut writer, &mut docs_with, id, &t.examples, &extra)?;
             let meta_text = std::iter::once(t.title.as_str())
                 .chain(t.keywords.iter().map(String::as_str))
                 .collect::<Vec<_>>()
@@ -165,7 +185,7 @@ impl IntentIndex {
         for e in &kb.intents {
             let id = intents.len() as u64;
             intents.push(e.intent.intent.clone());
-            add_examples(&mut writer, &mut docs_with, id, &e.intent.examples)?;
+            add_examples(&mut writer, &mut docs_with, id, &e.intent.examples, &[])?;
         }
         writer.commit()?;
         let reader = index.reader()?;

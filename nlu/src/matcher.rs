@@ -29,6 +29,7 @@ pub const NONE: &str = "@none";
 #[derive(Debug, Clone, Copy)]
 pub struct Weights {
     pub example_words: f32,
+    pub intent_words: f32,
     pub example_grams: f32,
     pub meta: f32,
     pub answer: f32,
@@ -36,14 +37,15 @@ pub struct Weights {
 
 impl Default for Weights {
     fn default() -> Self {
-        Weights { example_words: 0.45, example_grams: 0.30, meta: 0.15, answer: 0.10 }
+        Weights { example_words: 0.35, intent_words: 0.20, example_grams: 0.25, meta: 0.12, answer: 0.08 }
     }
 }
 
 impl Weights {
     fn combine(&self, s: &FieldScores) -> f32 {
-        let total = self.example_words + self.example_grams + self.meta + self.answer;
+        let total = self.example_words + self.intent_words + self.example_grams + self.meta + self.answer;
         (self.example_words * s.example_words
+            + self.intent_words * s.intent_words
             + self.example_grams * s.example_grams
             + self.meta * s.meta
             + self.answer * s.answer)

@@ -53,7 +53,8 @@ pub fn run(cmd: KnowledgeCommand) -> Result<()> {
                     .map(|d| d.as_secs())
                     .unwrap_or(0),
             );
-            let mut diagnostics = match KnowledgeBase::load(&dir) {
+            let kb = KnowledgeBase::load(&dir);
+            let mut diagnostics = match &kb {
                 Ok(kb) => {
                     let d = kb.check(today);
                     eprintln!(
@@ -64,10 +65,15 @@ pub fn run(cmd: KnowledgeCommand) -> Result<()> {
                     );
                     d
                 }
-                Err(e) => e.0,
+                Err(e) => e.0.clone(),
             };
             match Prompts::load(&prompts) {
-                Ok(p) => diagnostics.extend(p.check()),
+                Ok(p) => {
+                    diagnostics.extend(p.check());
+                    if let Ok(kb) = &kb {
+                        diagnostics.extend(p.check_references(kb));
+                    }
+                }
                 Err(d) => diagnostics.push(d),
             }
             for d in &diagnostics {

@@ -58,6 +58,9 @@ pub struct Prompt {
     /// false for legal and emergency messages the caller may not cut short.
     #[serde(default = "yes")]
     pub interruptible: bool,
+    /// Keypad digit → intent (a topic slug or `@agent`), for menus read to the caller.
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
 }
 
 fn yes() -> bool {
@@ -128,6 +131,27 @@ impl Prompts {
             for p in required_placeholders(id) {
                 if !found.iter().any(|f| f == p) {
                     out.push(Diagnostic::new(path, line, format!("[{id}] must contain the placeholder {{{p}}}")));
+                }
+            }
+        }
+        out
+    }
+
+    /// Keypad options must name a digit and an intent that exists: a menu entry
+    /// leading nowhere is a dead end for the caller.
+    pub fn check_references(&self, kb: &super::KnowledgeBase) -> Vec<Diagnostic> {
+        let mut out = Vec::new();
+        let path = &self.source.path;
+        for (id, prompt) in &self.prompts {
+            let line = self.table_line(&format!("{id}.options"));
+            for (key, target) in &prompt.options {
+                let digit = key.len() == 1 && key.bytes().all(|b| b.is_ascii_digit() || b == b'*' || b == b'#');
+                if !digit {
+                    out.push(Diagnostic::new(path, line, format!("[{id}.options] key {key:?} is not a keypad key")));
+                }
+                let known = kb.topic(target).is_some() || target == "@agent" || target == "@none";
+                if !known {
+                    out.push(Diagnostic::new(path, line, format!("[{id}.options] {key} leads to unknown intent {target:?}")));
                 }
             }
         }

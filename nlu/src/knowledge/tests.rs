@@ -140,7 +140,7 @@ fn prompts_are_checked_for_ids_and_placeholders() {
             text.push_str(&format!("[{id}]\ntext = \"{body}\"\n\n"));
         }
     }
-    text.push_str("[closed_holiday]\ntext = \"Fermé.\"\ninterruptible = false\n");
+    text.push_str("[closed_holiday]\ntext = \"Fermé.\"\ninterruptible = false\n\n[keypad_menu.options]\n1 = \"alpha\"\n2 = \"nowhere\"\n0 = \"@agent\"\n");
     let path = dir.path().join("prompts.toml");
     fs::write(&path, text).unwrap();
     let p = Prompts::load(&path).unwrap();
@@ -152,6 +152,12 @@ fn prompts_are_checked_for_ids_and_placeholders() {
     assert!(r.contains("[clarify] unknown placeholder {c}"), "{r}");
     assert!(r.contains("[clarify] must contain the placeholder {b}"), "{r}");
     assert!(r.contains("[goodbye] text is empty"), "{r}");
+    assert_eq!(p.get("keypad_menu").unwrap().options.len(), 3);
+    let kb_dir = fixture();
+    let kb = KnowledgeBase::load(kb_dir.path()).unwrap();
+    let refs: Vec<String> = p.check_references(&kb).iter().map(|d| d.to_string()).collect();
+    assert_eq!(refs.len(), 1, "{refs:?}");
+    assert!(refs[0].contains("2 leads to unknown intent \"nowhere\""), "{refs:?}");
 }
 
 #[test]

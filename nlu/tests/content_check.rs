@@ -1,0 +1,23 @@
+//! `knowledge/` and `prompts/prompts.toml` as committed must pass every content check
+//! (what `ivr knowledge check` prints).
+
+use std::path::PathBuf;
+
+use nlu::knowledge::{KnowledgeBase, Prompts, utc_date};
+
+#[test]
+fn committed_content_passes_the_checker() {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let kb = KnowledgeBase::load(repo.join("knowledge")).unwrap_or_else(|e| panic!("{e}"));
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let mut problems: Vec<String> = kb.check(utc_date(now)).iter().map(|d| d.to_string()).collect();
+    match Prompts::load(repo.join("prompts/prompts.toml")) {
+        Ok(p) => {
+            problems.extend(p.check().iter().map(|d| d.to_string()));
+            problems.extend(p.check_references(&kb).iter().map(|d| d.to_string()));
+        }
+        Err(d) => problems.push(d.to_string()),
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert_eq!(kb.topics.len(), 50);
+}
