@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 use tracing::Instrument;
 
 use crate::event::Event;
@@ -49,8 +48,8 @@ pub struct Recorder {
     dropped_events: Arc<AtomicU64>,
 }
 
-/// The writer task; it ends once every `Recorder` clone is dropped and the queue is drained.
-pub struct Writer(JoinHandle<()>);
+/// The writer thread; it ends once every `Recorder` clone is dropped and the queue is drained.
+pub struct Writer(oneshot::Receiver<()>);
 
 impl Writer {
     pub async fn join(self) {
@@ -72,12 +71,19 @@ impl Default for BatchPolicy {
 }
 
 impl Recorder {
-    /// Starts the writer on the current tokio runtime.
-    pub fn start(store: Store, policy: BatchPolicy) -> (Recorder, Writer) {
+    /// Starts the writer on a thread of its own (with its own single-threaded runtime): the
+    /// serialisation, hashing and database work of the batches never takes a worker thread
+    /// of the runtime that runs the calls' media.
+    pub fn start(store: Store, policy: BatchPolicy) -> Result<(Recorder, Writer)> {
         let (tx, rx) = mpsc::channel(policy.queue_capacity.max(1));
+        let (done_tx, done_rx) = oneshot::channel();
         let span = tracing::info_span!("accounting_writer", backend = store.backend());
-        let handle = tokio::spawn(writer(store, rx, policy).instrument(span));
-        (Recorder { tx, dropped_events: Arc::default() }, Writer(handle))
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        std::thread::Builder::new().name("accounting-writer".into()).spawn(move || {
+            rt.block_on(writer(store, rx, policy).instrument(span));
+            let _ = done_tx.send(());
+        })?;
+        Ok((Recorder { tx, dropped_events: Arc::default() }, Writer(done_rx)))
     }
 
     /// Records one event. Never waits: if the queue is full the event is dropped and counted.
@@ -127,7 +133,19 @@ impl Recorder {
     }
 }
 
-async fn writer(store: Store, mut rx: mpsc::Receiver<Item>, policy: BatchPolicy) {
+async fn writer(shared: Store, mut rx: mpsc::Receiver<Item>, policy: BatchPolicy) {
+    let mut backoff = Duration::from_millis(100);
+    let store = loop {
+        match shared.reopen().await {
+            Ok(s) => break s,
+            Err(e) => {
+                tracing::error!(error = %e, "accounting database unavailable, retrying");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    };
+    drop(shared);
     let mut events = Vec::new();
     let mut records = Vec::new();
     let mut acks = Vec::new();
@@ -159,6 +177,7 @@ async fn writer(store: Store, mut rx: mpsc::Receiver<Item>, policy: BatchPolicy)
             let _ = a.send(());
         }
     }
+    store.close().await;
 }
 
 /// Adds an item to the batch; true when the batch must be committed right away.

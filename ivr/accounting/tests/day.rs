@@ -99,7 +99,7 @@ fn close(a: f64, b: f64) -> bool {
 async fn run_day(url: &str) {
     let store = Store::connect(url).await.expect("connect");
     let ps = Pseudonymizer::new(store.clone());
-    let (rec, writer) = Recorder::start(store.clone(), BatchPolicy::default());
+    let (rec, writer) = Recorder::start(store.clone(), BatchPolicy::default()).expect("writer");
     let mut commits = Vec::new();
     for c in day_calls() {
         let ev = events(&c, &ps).await;

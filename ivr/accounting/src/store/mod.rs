@@ -41,6 +41,7 @@ pub(crate) enum Pool {
 #[derive(Clone, Debug)]
 pub struct Store {
     pub(crate) pool: Pool,
+    url: std::sync::Arc<str>,
 }
 
 impl Store {
@@ -74,7 +75,13 @@ impl Store {
             sqlx::migrate!("migrations/sqlite").run(&pool).await?;
             Pool::Sqlite(pool)
         };
-        Ok(Store { pool })
+        Ok(Store { pool, url: url.into() })
+    }
+
+    /// A new pool on the same database, for a task that runs on another runtime (a pool's
+    /// connections belong to the runtime that opened them).
+    pub(crate) async fn reopen(&self) -> Result<Store> {
+        Store::connect(&self.url).await
     }
 
     pub fn backend(&self) -> &'static str {
