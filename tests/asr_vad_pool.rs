@@ -56,6 +56,50 @@ fn vad_hears_speech_in_a_prompt_streamed_as_telephone_frames() {
 }
 
 #[test]
+fn vad_matches_reference_implementations_of_the_network() {
+    let vad = load_vad();
+    let audio = read_wav(std::path::Path::new(PROMPT)).unwrap();
+    // Same 16 kHz signal as the reference: each 8 kHz sample twice.
+    let pcm: Vec<f32> = audio
+        .samples
+        .iter()
+        .flat_map(|s| {
+            let v = f32::from((s * 32768.0).round() as i16) / 32768.0;
+            [v, v]
+        })
+        .collect();
+    let ours = vad::probabilities(&vad, &pcm).unwrap();
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/audio/silero_reference_agent-newlocation.json");
+    let refs: std::collections::BTreeMap<String, Vec<f32>> =
+        serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+    // Same network, other implementation: equal up to float rounding.
+    let reference = &refs["safetensors_reference"];
+    assert_eq!(ours.len(), reference.len());
+    let worst = ours
+        .iter()
+        .zip(reference)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0f32, f32::max);
+    assert!(
+        worst < 0.002,
+        "largest difference from the reference: {worst}"
+    );
+    // Upstream's ONNX export: the same speech/non-speech decisions almost everywhere.
+    let onnx = &refs["onnx"];
+    let disagree = ours
+        .iter()
+        .zip(onnx)
+        .filter(|(a, b)| (**a > 0.5) != (**b > 0.5))
+        .count();
+    assert!(
+        disagree * 50 <= onnx.len(),
+        "{disagree} of {} chunks decided otherwise than ONNX",
+        onnx.len()
+    );
+}
+
+#[test]
 fn vad_stays_low_on_silence_and_steady_noise() {
     let vad = load_vad();
     let silence = vad::probabilities(&vad, &vec![0.0; 16000 * 2]).unwrap();
