@@ -18,6 +18,7 @@ APT_PACKAGES=(
   asterisk-core-sounds-fr-wav  # real French 8 kHz speech for the ASR benchmark and tests
   asterisk-core-sounds-fr      # their transcripts
   libttspico-utils libttspico-dev  # SVOX Pico French voice (Debian non-free) for prompt rendering
+  espeak-ng                    # fallback prompt voice when SVOX Pico is missing (run as a process, GPL)
   sox                          # audio fixture conversion in tests
   postgresql                   # PostgreSQL server for the accounting tests
 )

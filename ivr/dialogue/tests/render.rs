@@ -58,3 +58,13 @@ fn render_caches_and_rerenders_on_change_and_takes_studio_overrides() {
     let entry = &manifest.entries["prompt/goodbye"];
     assert_eq!((entry.source, entry.ms), (Source::Studio, 1000));
 }
+
+#[test]
+fn espeak_fallback_speaks() {
+    let voice = ivr_dialogue::tts::EspeakVoice::french().expect("espeak-ng installed (scripts/setup.sh)");
+    let pcm = voice.synthesize("Bonjour, vous êtes bien à la Caf.").unwrap();
+    let ms = pcm.duration_ms();
+    assert!((800..5000).contains(&ms), "{ms} ms");
+    assert!(rms(&pcm.samples) > 300.0);
+    assert!(voice.id().starts_with("espeak-ng:fr"));
+}

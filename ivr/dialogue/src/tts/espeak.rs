@@ -45,7 +45,9 @@ impl Voice for EspeakVoice {
         if spec.bits_per_sample != 16 || spec.channels != 1 {
             return Err(fail(format!("unexpected output format {spec:?}")));
         }
-        let samples: Vec<i16> = reader.into_samples::<i16>().filter_map(Result::ok).collect();
+        // espeak-ng streams its WAV with a placeholder (huge) data length: read until
+        // the bytes end instead of trusting the header.
+        let samples: Vec<i16> = reader.into_samples::<i16>().map_while(Result::ok).collect();
         Ok(Pcm { rate: spec.sample_rate, samples })
     }
 }
