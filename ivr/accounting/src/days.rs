@@ -21,6 +21,8 @@ pub struct CloseSummary {
     pub productive: usize,
     /// Calls found without an end (process died mid-call), recorded as lost.
     pub recovered_lost: usize,
+    /// Hash of the last record of the day's chain at close: keep it outside the database.
+    pub chain_head: Option<String>,
 }
 
 /// Closes `day`: calls left open by a crash (no event for `open_call_timeout`) are recorded
@@ -63,8 +65,17 @@ pub async fn close_day(store: &Store, rule: &Sc32Rule, day: NaiveDate, now: Date
         calls: records.len(),
         productive: outcomes.iter().filter(|o| o.productive).count(),
         recovered_lost: lost.len(),
+        chain_head: store.chain_head(day).await?.map(|(_, h)| h),
     };
-    tracing::info!(target: "ivr::accounting::close", day = %day, calls = summary.calls, productive = summary.productive, recovered_lost = summary.recovered_lost, "day closed");
+    tracing::info!(
+        target: "ivr::accounting::close",
+        day = %day,
+        calls = summary.calls,
+        productive = summary.productive,
+        recovered_lost = summary.recovered_lost,
+        chain_head = summary.chain_head.as_deref().unwrap_or("-"),
+        "day closed"
+    );
     Ok(summary)
 }
 

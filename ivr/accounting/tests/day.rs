@@ -142,6 +142,8 @@ async fn run_day(url: &str) {
     ));
     let s = days::close_day(&store, &rule, may4, paris(5, 3, 0, 0), Duration::from_secs(3600)).await.expect("close");
     assert_eq!((s.calls, s.productive, s.recovered_lost), (10, 5, 1));
+    assert_eq!(s.chain_head, store.chain_head(may4).await.expect("head").map(|h| h.1));
+    assert!(s.chain_head.is_some());
 
     // Final figures, by hand (see the table at the top).
     let r = report::build(&store, &rule, may4, may4, Period::Day, None).await.expect("report");

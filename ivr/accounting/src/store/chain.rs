@@ -81,6 +81,13 @@ struct Row_ {
 }
 
 impl Store {
+    /// The last link of a day's chain: (records, hash). Published at day close (log line and
+    /// `ivr report close` output) so that rewriting a whole chain is detectable too.
+    pub async fn chain_head(&self, day: NaiveDate) -> Result<Option<(i64, String)>> {
+        let d = day_text(day);
+        Ok(on_pool!(&self.pool, p => sqlx::query_as("SELECT seq, hash FROM chain_heads WHERE day = $1").bind(&d).fetch_optional(p).await?))
+    }
+
     /// Re-walks the chain of `day`: contiguous sequence, each link recomputed from the stored
     /// body, indexed columns equal to the body, head equal to the last link, and surviving
     /// transcripts equal to their digests.
