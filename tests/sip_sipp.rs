@@ -92,3 +92,22 @@ fn refer_refused_falls_back() {
     run_ok(&s, "refer_refused");
     assert!(s.log_text().contains("outcome=Refused(603)"), "{}", s.log_text());
 }
+
+#[test]
+fn torture_messages_over_udp_do_not_crash_the_server() {
+    let mut s = Server::start("");
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/telephony/rfc4475");
+    let mut sent = 0;
+    for kind in ["valid", "invalid"] {
+        for e in std::fs::read_dir(root.join(kind)).expect("fixtures").flatten() {
+            let bytes = std::fs::read(e.path()).expect("read fixture");
+            sock.send_to(&bytes, ("127.0.0.1", s.port)).expect("send");
+            sent += 1;
+        }
+    }
+    assert!(sent >= 15);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(s.is_running(), "server died: {}", s.log_text());
+    run_ok(&s, "options");
+}

@@ -95,7 +95,12 @@ pub enum SdpError {
 /// Reads the first audio stream of a remote SDP.
 pub fn parse_remote(body: &[u8]) -> Result<RemoteMedia, SdpError> {
     let text = std::str::from_utf8(body).map_err(|_| SdpError::Parse("not UTF-8".into()))?;
-    let session = webrtc_sdp::parse_sdp(text, false).map_err(|e| SdpError::Parse(e.to_string()))?;
+    // webrtc-sdp is strict about sections we do not use (video, odd attributes):
+    // on failure, retry with the session lines and the audio section only.
+    let session = match webrtc_sdp::parse_sdp(text, false) {
+        Ok(s) => s,
+        Err(e) => webrtc_sdp::parse_sdp(&audio_only(text), false).map_err(|_| SdpError::Parse(e.to_string()))?,
+    };
     let media = session
         .media
         .iter()
@@ -152,6 +157,33 @@ pub fn parse_remote(body: &[u8]) -> Result<RemoteMedia, SdpError> {
         }
     }
     Ok(RemoteMedia { addr, codecs, telephone_event, direction })
+}
+
+/// Session-level lines plus the first audio m-section, keeping only the
+/// attributes offer/answer needs.
+fn audio_only(text: &str) -> String {
+    let mut out = String::new();
+    let mut section: Option<bool> = None; // None: session level; Some(is first audio)
+    let mut seen_audio = false;
+    for line in text.lines() {
+        let line = line.trim_end();
+        if let Some(m) = line.strip_prefix("m=") {
+            let is_audio = m.starts_with("audio") && !seen_audio;
+            seen_audio |= is_audio;
+            section = Some(is_audio);
+        }
+        let keep_attr = |l: &str| ["a=rtpmap:", "a=fmtp:", "a=sendonly", "a=recvonly", "a=inactive", "a=sendrecv", "a=ptime:"].iter().any(|p| l.starts_with(p));
+        let keep = match section {
+            None => !line.starts_with("a=") || keep_attr(line),
+            Some(true) => !line.starts_with("a=") || keep_attr(line),
+            Some(false) => false,
+        };
+        if keep {
+            out.push_str(line);
+            out.push_str("\r\n");
+        }
+    }
+    out
 }
 
 /// Answers an offer: the first codec of the caller's list that we support
@@ -230,6 +262,13 @@ mod tests {
         assert_eq!(r.codecs, vec![(8, Codec::Pcma)]);
         assert_eq!(r.telephone_event, Some(101));
         assert_eq!(r.addr, Some("127.0.0.1:20000".parse().unwrap()));
+    }
+
+    #[test]
+    fn unusable_extra_sections_do_not_spoil_the_audio_offer() {
+        let sdp = "v=0\r\no=- 1 1 IN IP4 192.0.2.3\r\ns=-\r\nc=IN IP4 192.0.2.3\r\nt=0 0\r\nm=audio 49217 RTP/AVP 0 12\r\nm=video 3227 RTP/AVP 31\r\na=rtpmap:31 LPC\r\n";
+        let o = parse_remote(sdp.as_bytes()).unwrap();
+        assert_eq!(o.codecs, vec![(0, Codec::Pcmu)]);
     }
 
     #[test]

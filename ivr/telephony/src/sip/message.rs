@@ -70,7 +70,8 @@ pub trait Headers {
         let v = self.header("CSeq")?;
         let mut it = v.split_whitespace();
         let n = it.next()?.parse().ok()?;
-        let m = it.next()?.to_ascii_uppercase();
+        // Methods are case-sensitive (RFC 3261 §7.1).
+        let m = it.next()?.to_string();
         if it.next().is_some() {
             return None;
         }
@@ -279,6 +280,11 @@ fn check(msg: Message) -> Result<Message, ParseError> {
             return fail("CSeq method does not match request method");
         }
     }
+    for (k, v) in headers.iter() {
+        if ["From", "To", "Contact", "Via", "Record-Route", "Route"].iter().any(|h| k.eq_ignore_ascii_case(h)) && !quotes_balanced(v) {
+            return fail(&format!("Unterminated quoted string in {k}"));
+        }
+    }
     if headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case("Content-Length")).count() > 1 {
         return fail("Duplicate Content-Length header");
     }
@@ -298,6 +304,20 @@ fn check(msg: Message) -> Result<Message, ParseError> {
         }
     }
     Ok(msg)
+}
+
+/// Quotes must pair up, backslash escapes inside quotes excepted (RFC 3261 §25.1).
+fn quotes_balanced(v: &str) -> bool {
+    let (mut inside, mut escaped) = (false, false);
+    for c in v.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if inside => escaped = true,
+            '"' => inside = !inside,
+            _ => {}
+        }
+    }
+    !inside
 }
 
 fn is_token_char(c: char) -> bool {
