@@ -3,6 +3,7 @@
 
 pub mod audio;
 pub mod content;
+pub mod conversation;
 pub mod endpointing;
 pub mod hours;
 pub mod policy;

@@ -1,0 +1,233 @@
+//! One call's conversation: the endpointer and the dialogue policy joined, speaking to
+//! the recognizer and the playback through two small traits, so `ivr serve` only has
+//! to feed frames, keys and results and carry out the returned [`Action`]s.
+//!
+//! Recognition is asynchronous (a worker pool): the conversation *submits* a span of
+//! the call's audio with an id and later gets [`Conversation::on_recognized`] for it.
+//! At the first short silence the span is submitted speculatively; if the utterance
+//! then ends at that same point, the speculative job *is* the final one, so the wait for
+//! the end of the silence and the encoder run overlap.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use crate::endpointing::{EndpointConfig, EndpointEvent, Endpointer};
+use crate::policy::{Audio, Dialogue, DialogueConfig, DialogueEvent, Flow, Input, Output, Switches, TransferRequest, Understanding};
+
+/// The recognizer queue refused a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Overloaded;
+
+/// Speech recognition (+ matching) of a span of this call's audio, by id.
+pub trait Recognize {
+    /// Start recognizing `start..end` (times from the call start).
+    fn submit(&mut self, id: u64, start: Duration, end: Duration) -> Result<(), Overloaded>;
+    /// The result of `id` is no longer wanted.
+    fn cancel(&mut self, id: u64);
+}
+
+/// Playback of pre-rendered audio on the call.
+pub trait Play {
+    /// Start `audio` now, replacing what plays; report its end with `on_playback_finished(id, …)`.
+    fn play(&mut self, id: u64, audio: &Audio, interruptible: bool);
+    fn stop(&mut self);
+}
+
+/// What the shell must do besides playing and recognizing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Transfer(TransferRequest),
+    Hangup,
+    /// For the SC3.2 store and the logs.
+    Event(DialogueEvent),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Job {
+    id: u64,
+    start: Duration,
+    end: Duration,
+}
+
+pub struct Conversation<R, P> {
+    endpointer: Endpointer,
+    dialogue: Dialogue,
+    recognizer: R,
+    player: P,
+    next_job: u64,
+    speculative: Option<Job>,
+    /// The job whose result goes to the dialogue.
+    final_job: Option<Job>,
+    playing: Option<u64>,
+}
+
+impl<R: Recognize, P: Play> Conversation<R, P> {
+    pub fn new(endpoint: EndpointConfig, dialogue: DialogueConfig, recognizer: R, player: P) -> Self {
+        Conversation {
+            endpointer: Endpointer::new(endpoint),
+            dialogue: Dialogue::new(dialogue),
+            recognizer,
+            player,
+            next_job: 0,
+            speculative: None,
+            final_job: None,
+            playing: None,
+        }
+    }
+
+    pub fn recognizer(&self) -> &R {
+        &self.recognizer
+    }
+
+    pub fn player(&self) -> &P {
+        &self.player
+    }
+
+    pub fn is_ended(&self) -> bool {
+        self.dialogue.is_ended()
+    }
+
+    /// When to call [`Conversation::tick`] at the latest.
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        self.dialogue.poll_timeout()
+    }
+
+    pub fn start(&mut self, flow: Flow, at: DateTime<Utc>, open: bool, switches: Switches, caller_number: Option<String>, now: Duration) -> Vec<Action> {
+        self.feed(Input::CallStarted { flow, at, open, switches, caller_number, now })
+    }
+
+    /// One 20 ms frame's VAD speech probability; `now` is the end of the frame.
+    pub fn on_frame(&mut self, speech_prob: f32, now: Duration) -> Vec<Action> {
+        let mut actions = Vec::new();
+        for event in self.endpointer.push(speech_prob, now) {
+            match event {
+                EndpointEvent::SpeechStart { .. } => actions.extend(self.feed(Input::SpeechStarted { now })),
+                EndpointEvent::SpeculativeEnd { start, end } => {
+                    let id = self.job_id();
+                    if self.recognizer.submit(id, start, end).is_ok() {
+                        self.speculative = Some(Job { id, start, end });
+                    }
+                }
+                EndpointEvent::SpeechResumed => self.drop_speculative(),
+                EndpointEvent::UtteranceEnd { start, end } | EndpointEvent::MaxLength { start, end } => {
+                    actions.extend(self.utterance_ended(start, end, now));
+                }
+                EndpointEvent::TooShort { .. } => {
+                    self.drop_speculative();
+                    actions.extend(self.feed(Input::SpeechDiscarded { now }));
+                }
+                EndpointEvent::BargeIn { .. } => actions.extend(self.feed(Input::BargeIn { now })),
+            }
+        }
+        actions
+    }
+
+    /// A recognition result; results of cancelled or superseded jobs are ignored.
+    pub fn on_recognized(&mut self, id: u64, text: String, understanding: Understanding, now: Duration) -> Vec<Action> {
+        if self.final_job.map(|j| j.id) != Some(id) {
+            return Vec::new();
+        }
+        self.final_job = None;
+        self.feed(Input::Utterance { text, understanding, now })
+    }
+
+    pub fn on_dtmf(&mut self, digit: char, now: Duration) -> Vec<Action> {
+        // A key ends any spoken turn in progress.
+        self.drop_speculative();
+        if let Some(job) = self.final_job.take() {
+            self.recognizer.cancel(job.id);
+        }
+        self.endpointer.reset();
+        self.feed(Input::Dtmf { digit, now })
+    }
+
+    pub fn on_playback_finished(&mut self, id: u64, played_ms: u64, total_ms: u64, now: Duration) -> Vec<Action> {
+        if self.playing == Some(id) {
+            self.playing = None;
+            self.endpointer.set_playing(None);
+        }
+        self.feed(Input::PlaybackFinished { id, played_ms, total_ms, now })
+    }
+
+    pub fn on_transfer_result(&mut self, accepted: bool, now: Duration) -> Vec<Action> {
+        self.feed(Input::TransferResult { accepted, now })
+    }
+
+    pub fn on_hangup(&mut self, now: Duration) -> Vec<Action> {
+        self.drop_speculative();
+        if let Some(job) = self.final_job.take() {
+            self.recognizer.cancel(job.id);
+        }
+        self.feed(Input::Hangup { now })
+    }
+
+    pub fn tick(&mut self, now: Duration) -> Vec<Action> {
+        self.feed(Input::Tick { now })
+    }
+
+    fn job_id(&mut self) -> u64 {
+        self.next_job += 1;
+        self.next_job
+    }
+
+    fn drop_speculative(&mut self) {
+        if let Some(job) = self.speculative.take() {
+            self.recognizer.cancel(job.id);
+        }
+    }
+
+    fn utterance_ended(&mut self, start: Duration, end: Duration, now: Duration) -> Vec<Action> {
+        if let Some(old) = self.final_job.take() {
+            self.recognizer.cancel(old.id);
+        }
+        match self.speculative.take() {
+            // Nothing was said after the speculative cut: its result is the answer.
+            Some(job) if job.start == start && job.end == end => {
+                self.final_job = Some(job);
+                Vec::new()
+            }
+            other => {
+                if let Some(job) = other {
+                    self.recognizer.cancel(job.id);
+                }
+                let id = self.job_id();
+                match self.recognizer.submit(id, start, end) {
+                    Ok(()) => {
+                        self.final_job = Some(Job { id, start, end });
+                        Vec::new()
+                    }
+                    Err(Overloaded) => self.feed(Input::AsrOverloaded { dropped: true, now }),
+                }
+            }
+        }
+    }
+
+    /// Give the dialogue an input and carry out its outputs.
+    fn feed(&mut self, input: Input) -> Vec<Action> {
+        self.dialogue.handle(input);
+        let mut actions = Vec::new();
+        while let Some(out) = self.dialogue.poll_output() {
+            match out {
+                Output::Play { id, audio, interruptible } => {
+                    self.playing = Some(id);
+                    self.endpointer.set_playing(Some(interruptible));
+                    self.player.play(id, &audio, interruptible);
+                }
+                Output::StopPlayback => {
+                    self.playing = None;
+                    self.endpointer.set_playing(None);
+                    self.player.stop();
+                }
+                Output::Listen { context } => self.endpointer.set_context(context),
+                Output::Transfer(t) => actions.push(Action::Transfer(t)),
+                Output::Hangup => actions.push(Action::Hangup),
+                Output::Event(e) => actions.push(Action::Event(e)),
+            }
+        }
+        actions
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,186 @@
+//! The conversation driven with scripted fakes of the recognizer and the playback.
+
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+
+use super::*;
+use crate::policy::{TopicAction, TopicInfo};
+
+#[derive(Default)]
+struct FakeAsr {
+    submitted: Vec<(u64, Duration, Duration)>,
+    cancelled: Vec<u64>,
+    full: bool,
+}
+
+impl Recognize for FakeAsr {
+    fn submit(&mut self, id: u64, start: Duration, end: Duration) -> Result<(), Overloaded> {
+        if self.full {
+            return Err(Overloaded);
+        }
+        self.submitted.push((id, start, end));
+        Ok(())
+    }
+    fn cancel(&mut self, id: u64) {
+        self.cancelled.push(id);
+    }
+}
+
+#[derive(Default)]
+struct FakePlayer {
+    played: Vec<(u64, Audio, bool)>,
+    stops: Vec<usize>,
+}
+
+impl Play for FakePlayer {
+    fn play(&mut self, id: u64, audio: &Audio, interruptible: bool) {
+        self.played.push((id, audio.clone(), interruptible));
+    }
+    fn stop(&mut self) {
+        self.stops.push(self.played.len());
+    }
+}
+
+struct Call {
+    c: Conversation<FakeAsr, FakePlayer>,
+    t: u64,
+    actions: Vec<Action>,
+}
+
+impl Call {
+    fn new() -> Call {
+        let mut cfg = DialogueConfig::default();
+        cfg.topics.insert("rsa".into(), TopicInfo { action: TopicAction::Answer, complex: false, urgent: false });
+        let c = Conversation::new(EndpointConfig::default(), cfg, FakeAsr::default(), FakePlayer::default());
+        let mut call = Call { c, t: 0, actions: Vec::new() };
+        let at = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
+        let a = call.c.start(Flow::Choix2, at, true, Switches::default(), None, Duration::ZERO);
+        call.actions.extend(a);
+        call
+    }
+
+    fn now(&self) -> Duration {
+        Duration::from_millis(self.t)
+    }
+
+    fn frames(&mut self, prob: f32, n: u64) {
+        for _ in 0..n {
+            self.t += 20;
+            let a = self.c.on_frame(prob, self.now());
+            self.actions.extend(a);
+        }
+    }
+
+    /// Finish every playback as played in full.
+    fn finish_playbacks(&mut self) {
+        loop {
+            let Some((id, _, _)) = self.c.player().played.last().cloned() else { return };
+            if self.c.playing != Some(id) {
+                return;
+            }
+            let a = self.c.on_playback_finished(id, 1000, 1000, self.now());
+            self.actions.extend(a);
+        }
+    }
+
+    fn last_played(&self) -> Audio {
+        self.c.player().played.last().unwrap().1.clone()
+    }
+}
+
+fn rsa() -> Understanding {
+    Understanding { intent: "rsa".into(), score: 0.9, runner_up: None, action: "answer".into() }
+}
+
+#[test]
+fn speculative_job_becomes_the_final_one() {
+    let mut call = Call::new();
+    assert_eq!(call.last_played(), Audio::Prompt("greeting_choix2".into()));
+    call.finish_playbacks();
+    assert_eq!(call.last_played(), Audio::Prompt("ask_question".into()));
+    call.frames(0.0, 10);
+    call.frames(0.9, 60);
+    call.frames(0.0, 10);
+    // 200 ms into the silence the recognizer already has the utterance.
+    assert_eq!(call.c.recognizer().submitted, vec![(1, Duration::from_millis(200), Duration::from_millis(1400))]);
+    call.frames(0.0, 30);
+    assert_eq!(call.c.recognizer().submitted.len(), 1, "no second job for the same span");
+    let a = call.c.on_recognized(1, "le rsa".into(), rsa(), call.now());
+    assert!(a.iter().any(|a| matches!(a, Action::Event(DialogueEvent::Question { intent, .. }) if intent == "rsa")));
+    assert_eq!(call.last_played(), Audio::Answer("rsa".into()));
+}
+
+#[test]
+fn resumed_speech_cancels_the_speculative_job() {
+    let mut call = Call::new();
+    call.finish_playbacks();
+    call.frames(0.9, 30);
+    call.frames(0.0, 12);
+    call.frames(0.9, 30);
+    call.frames(0.0, 40);
+    let asr = call.c.recognizer();
+    assert!(asr.cancelled.contains(&1));
+    let (last_id, start, end) = *asr.submitted.last().unwrap();
+    assert_eq!((start, end), (Duration::ZERO, Duration::from_millis(1440)));
+    // A late result of the cancelled job is ignored.
+    assert!(call.c.on_recognized(1, "le".into(), Understanding::none(), call.now()).is_empty());
+    call.c.on_recognized(last_id, "le rsa".into(), rsa(), call.now());
+    assert_eq!(call.last_played(), Audio::Answer("rsa".into()));
+}
+
+#[test]
+fn barge_in_stops_playback_within_200_ms_and_ignores_a_cough() {
+    let mut call = Call::new();
+    call.finish_playbacks();
+    call.frames(0.9, 40);
+    call.frames(0.0, 40);
+    let id = call.c.recognizer().submitted.last().unwrap().0;
+    call.c.on_recognized(id, "rsa".into(), rsa(), call.now());
+    assert_eq!(call.last_played(), Audio::Answer("rsa".into()));
+    // A 120 ms cough over the answer does not stop it.
+    call.frames(0.95, 6);
+    call.frames(0.0, 40);
+    assert!(call.c.player().stops.is_empty());
+    let onset = call.t;
+    for _ in 0..30 {
+        call.frames(0.9, 1);
+        if !call.c.player().stops.is_empty() {
+            break;
+        }
+    }
+    assert!(!call.c.player().stops.is_empty(), "speech stops the prompt");
+    assert!(call.t - onset <= 200, "stopped {} ms after onset", call.t - onset);
+    assert!(call.actions.iter().any(|a| matches!(a, Action::Event(DialogueEvent::BargeIn { .. }))));
+    // The caller's words after the barge-in are recognized as an answer to "another question?".
+    call.frames(0.9, 20);
+    call.frames(0.0, 30);
+    let (id, start, _) = *call.c.recognizer().submitted.last().unwrap();
+    assert_eq!(start, Duration::from_millis(onset));
+    call.c.on_recognized(id, "répétez".into(), Understanding::none(), call.now());
+    assert_eq!(call.last_played(), Audio::Answer("rsa".into()));
+}
+
+#[test]
+fn full_recognizer_falls_back_to_the_keypad() {
+    let mut call = Call::new();
+    call.finish_playbacks();
+    call.c.recognizer.full = true;
+    call.frames(0.9, 30);
+    call.frames(0.0, 40);
+    assert_eq!(call.last_played(), Audio::Prompt("keypad_menu".into()));
+}
+
+#[test]
+fn a_key_cancels_recognition_in_flight() {
+    let mut call = Call::new();
+    call.finish_playbacks();
+    call.frames(0.9, 30);
+    call.frames(0.0, 40);
+    let id = call.c.recognizer().submitted.last().unwrap().0;
+    call.c.on_dtmf('0', call.now());
+    assert!(call.c.recognizer().cancelled.contains(&id));
+    assert!(call.c.on_recognized(id, "rsa".into(), rsa(), call.now()).is_empty());
+    call.finish_playbacks();
+    assert!(call.actions.iter().any(|a| matches!(a, Action::Transfer(_))));
+}
