@@ -48,7 +48,7 @@ pub struct AsrConfig {
     /// Encoder window in frames (1500 = 30 s). Kept full by default: fitting it
     /// to the utterance made the decoder loop (DESIGN.md §5).
     pub audio_ctx: Option<u16>,
-    /// Cap on generated tokens: a telephone question is short, and the cap
+    /// Least cap on generated tokens; raised with the utterance's length. It
     /// bounds the damage of a decoder loop.
     pub max_tokens: u16,
 }
@@ -64,7 +64,7 @@ impl Default for AsrConfig {
             language: "fr".into(),
             initial_prompt: None,
             audio_ctx: None,
-            max_tokens: 96,
+            max_tokens: 48,
         }
     }
 }
@@ -138,6 +138,10 @@ pub struct AsrWorker {
     config: AsrConfig,
 }
 
+const TOKENS_PER_SECOND: u64 = 10;
+/// Half the decoder context, whisper's own limit for one window.
+const MAX_TOKENS_CAP: u16 = 224;
+
 /// whisper.cpp refuses input under one second; short answers ("oui") are padded.
 const MIN_SAMPLES: usize = MODEL_RATE as usize * 1100 / 1000;
 
@@ -168,7 +172,13 @@ impl AsrWorker {
             padded = p;
             input = &padded;
         }
-        let config = self.config.clone();
+        let mut config = self.config.clone();
+        // The token cap grows with the utterance (French speech is ~6 tokens/s):
+        // a fixed cap cut long sentences short, none at all lets a loop run on.
+        let per_audio = (audio_ms / 1000 + 1) * TOKENS_PER_SECOND;
+        config.max_tokens = config
+            .max_tokens
+            .max(per_audio.min(u64::from(MAX_TOKENS_CAP)) as u16);
         let params = full_params(&config, cancel.as_ref());
         let result = self.state.full(params, input);
         if cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
