@@ -10,7 +10,7 @@ mod write;
 use std::str::FromStr;
 use std::time::Duration;
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::{Error, Result};
@@ -49,10 +49,13 @@ impl Store {
     /// `sqlite://path`, `sqlite:path`, a bare file path, or `postgres://…`.
     pub async fn connect(url: &str) -> Result<Store> {
         let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // synchronous_commit=on (the server default, enforced here): a commit returns
+            // only once its WAL is flushed, which is what the Recorder's ack promises.
+            let opts = PgConnectOptions::from_str(url)?.options([("synchronous_commit", "on")]);
             let pool = PgPoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(10))
-                .connect(url)
+                .connect_with(opts)
                 .await?;
             sqlx::migrate!("migrations/postgres").run(&pool).await?;
             Pool::Postgres(pool)
