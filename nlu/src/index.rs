@@ -99,6 +99,9 @@ pub struct IntentIndex {
     intents: Vec<String>,
     /// Number of documents carrying each field, for idf.
     docs_with: HashMap<FieldKind, u64>,
+    /// Intent id of every document, by segment then doc id: read once at build so a
+    /// query never opens the fast-field column.
+    doc_intents: Vec<Vec<u32>>,
 }
 
 impl std::fmt::Debug for IntentIndex {
@@ -189,7 +192,13 @@ impl IntentIndex {
         }
         writer.commit()?;
         let reader = index.reader()?;
-        Ok(IntentIndex { reader, fields, intents, docs_with })
+        let searcher = reader.searcher();
+        let mut doc_intents = Vec::new();
+        for seg in searcher.segment_readers() {
+            let col = seg.fast_fields().u64("intent")?;
+            doc_intents.push((0..seg.max_doc()).map(|d| col.first(d).unwrap_or(u64::MAX) as u32).collect());
+        }
+        Ok(IntentIndex { reader, fields, intents, docs_with, doc_intents })
     }
 
     pub fn intents(&self) -> &[String] {
@@ -226,9 +235,16 @@ impl IntentIndex {
             let query = BooleanQuery::new(clauses);
             let hits = searcher.search(&query, &TopDocs::with_limit(400))?;
             for (score, addr) in hits {
-                let seg = searcher.segment_reader(addr.segment_ord);
-                let Some(id) = seg.fast_fields().u64("intent")?.first(addr.doc_id) else { continue };
-                let slot = out.entry(id as usize).or_default().slot(kind);
+                let id = self
+                    .doc_intents
+                    .get(addr.segment_ord as usize)
+                    .and_then(|s| s.get(addr.doc_id as usize))
+                    .copied()
+                    .unwrap_or(u32::MAX) as usize;
+                if id >= self.intents.len() {
+                    continue;
+                }
+                let slot = out.entry(id).or_default().slot(kind);
                 *slot = slot.max(score / ideal);
             }
         }

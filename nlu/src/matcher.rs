@@ -61,13 +61,17 @@ pub struct Thresholds {
     pub min_score: f32,
     /// Share of the caller's content words the topics' vocabulary must know.
     pub min_coverage: f32,
+    /// Share of the caller's content words the chosen topic itself must know: "à quelle
+    /// heure ferme la mairie" matches the 3230's opening hours on two words out of three,
+    /// and the unknown one is what the call is about.
+    pub min_top_coverage: f32,
     /// Runner-up score / top score above which the dialogue asks which one was meant.
     pub clarify_ratio: f32,
 }
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Thresholds { min_score: 0.22, min_coverage: 0.5, clarify_ratio: 0.92 }
+        Thresholds { min_score: 0.22, min_coverage: 0.5, min_top_coverage: 0.6, clarify_ratio: 0.92 }
     }
 }
 
@@ -96,6 +100,18 @@ pub enum MatchError {
     Index(#[from] IndexError),
 }
 
+/// Words sharing their first [`PREFIX`] letters are taken as the same word for
+/// coverage: "curateur" and "curatelle", or a recogniser's "allocatio".
+const PREFIX: usize = 5;
+
+fn prefix(stem: &str) -> Option<&str> {
+    (stem.len() > PREFIX && stem.is_char_boundary(PREFIX)).then(|| &stem[..PREFIX])
+}
+
+fn knows(vocab: &HashSet<String>, stem: &str) -> bool {
+    vocab.contains(stem) || prefix(stem).is_some_and(|p| vocab.contains(p))
+}
+
 #[derive(Debug, Clone)]
 struct TopicInfo {
     action: Action,
@@ -110,6 +126,8 @@ pub struct Matcher {
     topics: HashMap<String, TopicInfo>,
     /// Stems of every topic's examples, title and keywords.
     vocabulary: HashSet<String>,
+    /// The same, per topic.
+    topic_vocabulary: HashMap<String, HashSet<String>>,
     pub weights: Weights,
     pub thresholds: Thresholds,
 }
@@ -121,6 +139,8 @@ pub struct Ranking {
     /// (intent, combined score), best first.
     pub ranked: Vec<(String, f32)>,
     pub coverage: f32,
+    /// Share of the caller's content words (as said) known to the best topic itself.
+    pub top_coverage: f32,
     pub asks_for_human: bool,
 }
 
@@ -129,21 +149,30 @@ impl Matcher {
         let analyzer = Analyzer::default();
         let index = IntentIndex::build(kb, &analyzer)?;
         let mut vocabulary = HashSet::new();
+        let mut topic_vocabulary = HashMap::new();
         let mut topics = HashMap::new();
         for e in &kb.topics {
             let t = &e.topic;
             topics.insert(t.slug.clone(), TopicInfo { action: t.action });
+            let mut own = HashSet::new();
             for text in t.examples.iter().chain(&t.keywords).chain(std::iter::once(&t.title)) {
                 let a = analyzer.analyze(text);
-                vocabulary.extend(a.stems);
-                vocabulary.extend(a.surface_stems);
+                for stem in a.stems.into_iter().chain(a.surface_stems) {
+                    if let Some(p) = prefix(&stem) {
+                        own.insert(p.to_string());
+                    }
+                    own.insert(stem);
+                }
             }
+            vocabulary.extend(own.iter().cloned());
+            topic_vocabulary.insert(t.slug.clone(), own);
         }
         Ok(Matcher {
             analyzer,
             index,
             topics,
             vocabulary,
+            topic_vocabulary,
             weights: Weights::default(),
             thresholds: Thresholds::default(),
         })
@@ -155,7 +184,7 @@ impl Matcher {
 
     pub fn rank(&self, text: &str) -> Result<Ranking, MatchError> {
         let analyzed = self.analyzer.analyze(text);
-        let known = analyzed.surface_stems.iter().filter(|s| self.vocabulary.contains(*s)).count();
+        let known = analyzed.surface_stems.iter().filter(|s| knows(&self.vocabulary, s)).count();
         let coverage =
             if analyzed.surface_stems.is_empty() { 0.0 } else { known as f32 / analyzed.surface_stems.len() as f32 };
         let human = asks_for_human(&analyzed.tokens, analyzed.stems.len());
@@ -164,7 +193,16 @@ impl Matcher {
         let mut ranked: Vec<(String, f32)> =
             scores.iter().map(|(id, s)| (names[*id].clone(), self.weights.combine(s))).collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-        Ok(Ranking { analyzed, ranked, coverage, asks_for_human: human })
+        let top_coverage = ranked
+            .iter()
+            .find(|(i, _)| !i.starts_with('@'))
+            .and_then(|(i, _)| self.topic_vocabulary.get(i))
+            .map(|v| {
+                let n = analyzed.surface_stems.len().max(1) as f32;
+                analyzed.surface_stems.iter().filter(|s| knows(v, s)).count() as f32 / n
+            })
+            .unwrap_or(0.0);
+        Ok(Ranking { analyzed, ranked, coverage, top_coverage, asks_for_human: human })
     }
 
     pub fn classify(&self, text: &str) -> Result<Decision, MatchError> {
@@ -207,7 +245,7 @@ impl Matcher {
         if none >= score {
             return make(NONE, none, "fallback", top_runner());
         }
-        if score < th.min_score || r.coverage < th.min_coverage {
+        if score < th.min_score || r.coverage < th.min_coverage || r.top_coverage < th.min_top_coverage {
             return make(NONE, 1.0 - score, "fallback", top_runner());
         }
         let runner_up = runner(&slug);

@@ -42,10 +42,11 @@ pub fn run(args: ClassifyArgs) -> Result<()> {
         if args.explain {
             let top: Vec<String> = ranking.ranked.iter().take(5).map(|(i, s)| format!("{i}={s:.3}")).collect();
             eprintln!(
-                "{text} -> {} [{}] cov={:.2} human={} stems={:?}",
+                "{text} -> {} [{}] cov={:.2} tcov={:.2} human={} stems={:?}",
                 decision.intent,
                 top.join(" "),
                 ranking.coverage,
+                ranking.top_coverage,
                 ranking.asks_for_human,
                 ranking.analyzed.stems
             );

@@ -200,28 +200,35 @@ pub fn join_spelled(tokens: Vec<String>) -> Vec<String> {
     out
 }
 
+fn phrase_table() -> &'static [(Vec<&'static str>, &'static str)] {
+    static TABLE: std::sync::OnceLock<Vec<(Vec<&'static str>, &'static str)>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t: Vec<(Vec<&str>, &str)> = PHRASES.iter().map(|(p, c)| (p.split(' ').collect(), *c)).collect();
+        // Longest first, so the first match is the one to take.
+        t.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        t
+    })
+}
+
 /// Rewrites domain phrases to their canonical token(s).
 pub fn canonical_phrases(tokens: Vec<String>) -> Vec<String> {
+    let table = phrase_table();
     let mut out: Vec<String> = Vec::with_capacity(tokens.len());
     let mut i = 0;
-    'outer: while i < tokens.len() {
-        let mut best: Option<(usize, &str)> = None;
-        for (phrase, canon) in PHRASES {
-            let n = phrase.split(' ').count();
-            if i + n > tokens.len() || best.is_some_and(|(m, _)| m >= n) {
-                continue;
+    while i < tokens.len() {
+        let hit = table.iter().find(|(words, _)| {
+            i + words.len() <= tokens.len() && words.iter().zip(&tokens[i..]).all(|(p, t)| p == t)
+        });
+        match hit {
+            Some((words, canon)) => {
+                out.extend(canon.split(' ').map(String::from));
+                i += words.len();
             }
-            if phrase.split(' ').zip(&tokens[i..i + n]).all(|(p, t)| p == t) {
-                best = Some((n, canon));
+            None => {
+                out.push(tokens[i].clone());
+                i += 1;
             }
         }
-        if let Some((n, canon)) = best {
-            out.extend(canon.split(' ').map(String::from));
-            i += n;
-            continue 'outer;
-        }
-        out.push(tokens[i].clone());
-        i += 1;
     }
     out
 }
