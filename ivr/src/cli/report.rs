@@ -138,8 +138,17 @@ async fn figures(store: &Store, cfg: &AccountingConfig, a: &FiguresArgs) -> anyh
         ReportFormat::Json => Format::Json,
     };
     let r = report::build(store, &cfg.sc32, from, to, by, a.flow.and_then(Flow::from_number)).await?;
-    print!("{}", report::render(&r, format));
-    Ok(())
+    emit(&report::render(&r, format))
+}
+
+/// Writes to stdout; a reader that went away (`| head`) is not an error.
+fn emit(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
 }
 
 async fn command(store: &Store, cfg: &AccountingConfig, cmd: ReportCommand) -> anyhow::Result<()> {
@@ -152,7 +161,7 @@ async fn command(store: &Store, cfg: &AccountingConfig, cmd: ReportCommand) -> a
             let text = export::export(store, &cfg.sc32, from, to, f).await?;
             match out {
                 Some(p) => std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?,
-                None => print!("{text}"),
+                None => emit(&text)?,
             }
         }
         ReportCommand::Close { day } => {
