@@ -5,6 +5,7 @@ use clap::Subcommand;
 mod asr;
 mod events;
 mod nlu;
+mod sip;
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
@@ -14,6 +15,8 @@ pub enum BenchCommand {
     Events(events::EventsArgs),
     /// Intent matcher: index build time, p50/p99 latency, utterances/s (and --loo-every N).
     Nlu(nlu::NluBenchArgs),
+    /// SIP/RTP load: concurrent calls with playback, RTP jitter p99, memory per call.
+    Sip(sip::SipBenchArgs),
 }
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -21,5 +24,6 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Asr(a) => asr::run(a),
         BenchCommand::Events(a) => events::run(a),
         BenchCommand::Nlu(a) => nlu::run(a),
+        BenchCommand::Sip(a) => sip::run(a),
     }
 }

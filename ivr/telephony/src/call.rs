@@ -88,6 +88,9 @@ pub struct Call {
 
 pub type Outbox = VecDeque<Output>;
 
+/// Half of the 20 ms media tick.
+const TICK_LOOKAHEAD: Duration = Duration::from_millis(10);
+
 impl Call {
     pub fn event(&self, out: &mut Outbox, event: CallEvent) {
         if self.started {
@@ -213,7 +216,10 @@ impl Call {
         if let Some(pb) = &mut self.playback {
             if self.stream.can_send() {
                 if let Some(codec) = self.stream.codec() {
-                    for (i, due) in pb.due_frames(now) {
+                    // Frames due before the middle of the next tick go now: the
+                    // prompt's phase then locks to the ticker's instead of
+                    // straddling it (which would send 0/40 ms pairs).
+                    for (i, due) in pb.due_frames(now + TICK_LOOKAHEAD) {
                         if let Some(frame) = pb.prompt.frame(codec, i) {
                             if let Some((to, bytes)) = self.stream.audio_packet(due, frame) {
                                 out.push_back(Output::Rtp { port, to, bytes });

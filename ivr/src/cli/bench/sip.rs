@@ -1,0 +1,207 @@
+//! `ivr bench sip`: how many concurrent calls with playback `ivr serve` sustains.
+//!
+//! Starts `ivr serve` as a child process (so its memory is measured alone) with a
+//! 60 s greeting, opens N calls from a UAC load generator (one SIP and one RTP
+//! socket per call), receives the RTP of every call for the hold time, and prints
+//! the RTP inter-packet jitter (|arrival gap − 20 ms|: p50/p99/max), failed calls,
+//! and the server's resident memory per call.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::Args;
+use tokio::net::UdpSocket;
+
+#[derive(Args, Debug)]
+pub struct SipBenchArgs {
+    /// Concurrent calls to hold.
+    #[arg(long, default_value_t = 300)]
+    pub calls: usize,
+    /// Seconds each call stays up once all are established.
+    #[arg(long, default_value_t = 20)]
+    pub hold_s: u64,
+    /// New calls per second while ramping up.
+    #[arg(long, default_value_t = 100)]
+    pub rate: u64,
+}
+
+struct CallResult {
+    ok: bool,
+    gaps_us: Vec<u64>,
+    packets: usize,
+}
+
+pub fn run(args: SipBenchArgs) -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("ivr-bench-sip-{}", std::process::id()));
+    let prompts = dir.join("prompts");
+    std::fs::create_dir_all(&prompts)?;
+    write_tone_wav(&prompts.join("greeting.wav"), 60)?;
+    let cfg = dir.join("ivr.toml");
+    let max = args.calls + 10;
+    std::fs::write(
+        &cfg,
+        format!(
+            "public_address = \"127.0.0.1\"\nmax_calls = {max}\nrtp_timeout_s = 0\ndeliver_audio = false\n[rtp_ports]\nmin = 40000\nmax = {}\n[prompts]\ndir = \"{}\"\n",
+            40000 + 2 * max + 2,
+            prompts.display()
+        ),
+    )?;
+    let mut child = Command::new(std::env::current_exe()?)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&cfg)
+        .env("IVR_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting ivr serve")?;
+    let pid = child.id();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().context("server stdout")?).read_line(&mut line)?;
+    let server: SocketAddr = line
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("sip="))
+        .and_then(|a| a.parse().ok())
+        .with_context(|| format!("server did not report its address: {line:?}"))?;
+    let rss_idle = rss_kb(pid);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let started = Instant::now();
+    let (results, rss_peak) = rt.block_on(load(server, &args, pid));
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let ok = results.iter().filter(|r| r.ok).count();
+    let mut gaps: Vec<u64> = results.iter().flat_map(|r| r.gaps_us.iter().map(|g| g.abs_diff(20_000))).collect();
+    gaps.sort_unstable();
+    let pct = |p: f64| gaps.get(((gaps.len() as f64 * p) as usize).min(gaps.len().saturating_sub(1))).copied().unwrap_or(0) as f64 / 1000.0;
+    let all: Vec<u64> = results.iter().flat_map(|r| r.gaps_us.iter().copied()).collect();
+    let short = all.iter().filter(|g| **g < 10_000).count();
+    let long = all.iter().filter(|g| **g > 30_000).count();
+    println!("  gaps < 10 ms: {short}, gaps > 30 ms: {long} of {} (pairs = a missed 20 ms tick)", all.len());
+    let packets: usize = results.iter().map(|r| r.packets).sum();
+    let per_call_kb = rss_peak.saturating_sub(rss_idle) as f64 / args.calls.max(1) as f64;
+    println!("sip bench: {} concurrent calls with playback, hold {} s, {:.0} s total", args.calls, args.hold_s, started.elapsed().as_secs_f64());
+    println!("  calls ok {ok}/{} (dropped or failed: {})", args.calls, args.calls - ok);
+    println!("  RTP packets received {packets}; inter-packet jitter |gap-20ms| p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms", pct(0.5), pct(0.99), pct(1.0));
+    println!("  server RSS idle {} KiB, loaded {} KiB, {:.0} KiB per call", rss_idle, rss_peak, per_call_kb);
+    let pass = ok == args.calls && pct(0.99) < 5.0;
+    println!("  verdict: {}", if pass { "PASS (p99 < 5 ms, no dropped call)" } else { "FAIL" });
+    Ok(())
+}
+
+async fn load(server: SocketAddr, args: &SipBenchArgs, pid: u32) -> (Vec<CallResult>, u64) {
+    let hold = Duration::from_secs(args.hold_s);
+    let ramp = Duration::from_millis(1000 * args.calls as u64 / args.rate.max(1));
+    // Every call measures over the same window: after the ramp, for `hold`.
+    let window_start = tokio::time::Instant::now() + ramp + Duration::from_secs(1);
+    let mut tasks = Vec::new();
+    for i in 0..args.calls {
+        tasks.push(tokio::spawn(one_call(server, i, window_start, hold)));
+        tokio::time::sleep(Duration::from_micros(1_000_000 / args.rate.max(1))).await;
+    }
+    tokio::time::sleep_until(window_start + hold / 2).await;
+    let rss = rss_kb(pid);
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap_or(CallResult { ok: false, gaps_us: Vec::new(), packets: 0 }));
+    }
+    (out, rss)
+}
+
+async fn one_call(server: SocketAddr, i: usize, window_start: tokio::time::Instant, hold: Duration) -> CallResult {
+    let fail = CallResult { ok: false, gaps_us: Vec::new(), packets: 0 };
+    let (Ok(sip), Ok(rtp)) = (UdpSocket::bind("127.0.0.1:0").await, UdpSocket::bind("127.0.0.1:0").await) else { return fail };
+    let (Ok(sip_addr), Ok(rtp_addr)) = (sip.local_addr(), rtp.local_addr()) else { return fail };
+    let call_id = format!("bench-{i}-{}", std::process::id());
+    let sdp = format!("v=0\r\no=b 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n", rtp_addr.port());
+    let head = |method: &str, cseq: u32, to_tag: &str| {
+        format!(
+            "{method} sip:3230@{server} SIP/2.0\r\nVia: SIP/2.0/UDP {sip_addr};branch=z9hG4bK{method}{i}x{cseq}\r\nFrom: <sip:bench{i}@{sip_addr}>;tag=b{i}\r\nTo: <sip:3230@{server}>{to_tag}\r\nCall-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nContact: <sip:bench{i}@{sip_addr}>\r\nMax-Forwards: 70\r\n"
+        )
+    };
+    let invite = format!("{}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}", head("INVITE", 1, ""), sdp.len());
+    if sip.send_to(invite.as_bytes(), server).await.is_err() {
+        return fail;
+    }
+    let mut buf = vec![0u8; 4096];
+    let to_tag = loop {
+        match tokio::time::timeout(Duration::from_secs(5), sip.recv_from(&mut buf)).await {
+            Ok(Ok((n, _))) => {
+                let text = String::from_utf8_lossy(&buf[..n]);
+                if text.starts_with("SIP/2.0 200") {
+                    let tag = text.lines().find(|l| l.starts_with("To:")).and_then(|l| l.split(";tag=").nth(1)).map(|t| t.trim().to_string());
+                    break tag;
+                } else if text.starts_with("SIP/2.0 1") {
+                    continue;
+                }
+                return fail;
+            }
+            _ => return fail,
+        }
+    };
+    let Some(to_tag) = to_tag else { return fail };
+    let tag = format!(";tag={to_tag}");
+    let _ = sip.send_to(format!("{}Content-Length: 0\r\n\r\n", head("ACK", 1, &tag)).as_bytes(), server).await;
+    let mut gaps = Vec::new();
+    let mut packets = 0;
+    let mut last: Option<tokio::time::Instant> = None;
+    let end = window_start + hold;
+    let mut bye_from_server = false;
+    let mut sbuf = vec![0u8; 4096];
+    loop {
+        tokio::select! {
+            r = rtp.recv_from(&mut buf) => {
+                let now = tokio::time::Instant::now();
+                if r.is_ok() && now >= window_start && buf[1] & 0x7f == 8 {
+                    if let Some(l) = last {
+                        gaps.push((now - l).as_micros() as u64);
+                    }
+                    last = Some(now);
+                    packets += 1;
+                }
+            }
+            r = sip.recv_from(&mut sbuf) => {
+                if let Ok((n, _)) = r {
+                    if sbuf[..n].starts_with(b"BYE") { bye_from_server = true; break; }
+                }
+            }
+            _ = tokio::time::sleep_until(end) => break,
+        }
+    }
+    let _ = sip.send_to(format!("{}Content-Length: 0\r\n\r\n", head("BYE", 2, &tag)).as_bytes(), server).await;
+    let _ = tokio::time::timeout(Duration::from_secs(2), sip.recv_from(&mut buf)).await;
+    let expected = (hold.as_millis() / 20) as usize;
+    CallResult { ok: !bye_from_server && packets * 100 >= expected * 95, gaps_us: gaps, packets }
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()))
+        .unwrap_or(0)
+}
+
+fn write_tone_wav(path: &std::path::Path, secs: u32) -> std::io::Result<()> {
+    let n = secs * 8000;
+    let mut b = Vec::with_capacity(44 + 2 * n as usize);
+    b.extend_from_slice(b"RIFF");
+    b.extend_from_slice(&(36 + 2 * n).to_le_bytes());
+    b.extend_from_slice(b"WAVEfmt ");
+    b.extend_from_slice(&16u32.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&1u16.to_le_bytes());
+    b.extend_from_slice(&8000u32.to_le_bytes());
+    b.extend_from_slice(&16000u32.to_le_bytes());
+    b.extend_from_slice(&2u16.to_le_bytes());
+    b.extend_from_slice(&16u16.to_le_bytes());
+    b.extend_from_slice(b"data");
+    b.extend_from_slice(&(2 * n).to_le_bytes());
+    for i in 0..n {
+        let s = ((i as f32 * 440.0 * std::f32::consts::TAU / 8000.0).sin() * 6000.0) as i16;
+        b.extend_from_slice(&s.to_le_bytes());
+    }
+    std::fs::write(path, b)
+}
