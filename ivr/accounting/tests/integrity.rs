@@ -154,3 +154,40 @@ async fn purge_and_day_keys_postgres() {
     let Some(db) = common::postgres("purge").await else { return };
     purge_and_keys(&db.url).await;
 }
+
+/// The server's scheduled job closes every past day left open (catch-up after downtime),
+/// postpones a day whose call may still be running, and leaves today alone.
+async fn scheduled_close(url: &str) {
+    let store = Store::connect(url).await.expect("connect");
+    let cfg = AccountingConfig::default();
+    let d1 = call("d1", paris(2026, 3, 2, 10, 0), Caller::Withheld);
+    let d2 = call("d2", paris(2026, 3, 3, 10, 0), Caller::Withheld);
+    let today = call("d3", paris(2026, 3, 4, 9, 0), Caller::Withheld);
+    store.write_batch(&[], &[d1, d2, today]).await.expect("write");
+    // A call of Mar 3 still "running" at 23:30 (its last event is recent at 00:10).
+    let running = Event::new("open", paris(2026, 3, 3, 23, 30), EventKind::Started { flow: Flow::Choix3, caller: Caller::Withheld });
+    store.write_batch(&[running], &[]).await.expect("write");
+    let now = paris(2026, 3, 4, 0, 10);
+    let closed = days::close_pending_and_purge(&store, &cfg, now).await.expect("job");
+    let day = |d| NaiveDate::from_ymd_opt(2026, 3, d).unwrap();
+    assert_eq!(closed.iter().map(|c| c.day).collect::<Vec<_>>(), [day(2)]);
+    assert!(!store.is_closed(day(3)).await.unwrap());
+    // Two hours later the open call is judged lost and Mar 3 closes; Mar 4 (today) stays open.
+    let closed = days::close_pending_and_purge(&store, &cfg, paris(2026, 3, 4, 3, 0)).await.expect("job");
+    assert_eq!(closed.len(), 1);
+    assert_eq!((closed[0].day, closed[0].calls, closed[0].recovered_lost), (day(3), 2, 1));
+    assert!(!store.is_closed(day(4)).await.unwrap());
+    assert!(store.verify_day(day(3)).await.unwrap().ok());
+    store.close().await;
+}
+
+#[tokio::test]
+async fn scheduled_close_sqlite() {
+    scheduled_close(&common::sqlite().url).await;
+}
+
+#[tokio::test]
+async fn scheduled_close_postgres() {
+    let Some(db) = common::postgres("sched").await else { return };
+    scheduled_close(&db.url).await;
+}
