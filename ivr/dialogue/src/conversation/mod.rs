@@ -84,6 +84,15 @@ impl<R: Recognize, P: Play> Conversation<R, P> {
         &self.player
     }
 
+    /// The shell's own bookkeeping lives in its recognizer and player (pending jobs, play ids).
+    pub fn recognizer_mut(&mut self) -> &mut R {
+        &mut self.recognizer
+    }
+
+    pub fn player_mut(&mut self) -> &mut P {
+        &mut self.player
+    }
+
     pub fn is_ended(&self) -> bool {
         self.dialogue.is_ended()
     }
