@@ -30,6 +30,15 @@ fn qualified(tokens: &[String], i: usize) -> bool {
     matches!(prev, Some("vraie" | "vrai" | "reelle")) || matches!(next, Some("reelle" | "physique" | "humaine" | "vivante"))
 }
 
+/// "passez-moi quelqu'un", "avoir quelqu'un au téléphone" — but not "voir quelqu'un à
+/// l'agence" (an appointment) nor "je n'arrive pas à joindre quelqu'un" (a complaint).
+fn someone_on_the_line(tokens: &[String], i: usize) -> bool {
+    const PUT_THROUGH: &[&str] =
+        &["parler", "parle", "discuter", "passer", "passez", "passe", "mettez", "mettre", "transferer", "transferez", "echanger"];
+    let on_phone = tokens[i..].iter().take(5).any(|t| matches!(t.as_str(), "telephone" | "ligne" | "bout"));
+    window_has(tokens, i, 4, PUT_THROUGH) || (on_phone && window_has(tokens, i, 4, ASK))
+}
+
 fn window_has(tokens: &[String], i: usize, before: usize, words: &[&str]) -> bool {
     let start = i.saturating_sub(before);
     tokens[start..i].iter().any(|t| words.contains(&t.as_str()))
@@ -46,7 +55,7 @@ pub fn asks_for_human(tokens: &[String], content_len: usize) -> bool {
         // "personne" and "quelqu'un" are everyday words: they name a human on the line
         // only with a verb of talking or a qualifier ("une vraie personne").
         let weak = (t == "personne" && is_person(tokens, i) && (talk || qualified(tokens, i)))
-            || (t == "quelqu" && tokens.get(i + 1).is_some_and(|n| n == "un") && window_has(tokens, i, 4, ASK));
+            || (t == "quelqu" && tokens.get(i + 1).is_some_and(|n| n == "un") && someone_on_the_line(tokens, i));
         if weak {
             return true;
         }
@@ -95,5 +104,8 @@ mod tests {
         assert!(!asks("personne ne répond à mes mails"));
         assert!(!asks("est-ce que quelqu'un a droit au rsa à dix-huit ans"));
         assert!(!asks("je veux une aide je suis une personne handicapée"));
+        assert!(!asks("je voudrais voir quelqu'un à l'agence"));
+        assert!(!asks("je n'arrive jamais à joindre quelqu'un"));
+        assert!(asks("je voudrais avoir quelqu'un au téléphone"));
     }
 }

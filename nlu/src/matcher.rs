@@ -141,6 +141,8 @@ pub struct Ranking {
     pub coverage: f32,
     /// Share of the caller's content words (as said) known to the best topic itself.
     pub top_coverage: f32,
+    /// The topic whose title and keywords match best, if any does.
+    pub meta_hit: Option<String>,
     pub asks_for_human: bool,
 }
 
@@ -190,6 +192,11 @@ impl Matcher {
         let human = asks_for_human(&analyzed.tokens, analyzed.stems.len());
         let scores = self.index.score(&analyzed)?;
         let names = self.index.intents();
+        let meta_hit = scores
+            .iter()
+            .filter(|(_, s)| s.meta > 0.0)
+            .max_by(|a, b| a.1.meta.total_cmp(&b.1.meta))
+            .map(|(id, _)| names[*id].clone());
         let mut ranked: Vec<(String, f32)> =
             scores.iter().map(|(id, s)| (names[*id].clone(), self.weights.combine(s))).collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -202,7 +209,7 @@ impl Matcher {
                 analyzed.surface_stems.iter().filter(|s| knows(v, s)).count() as f32 / n
             })
             .unwrap_or(0.0);
-        Ok(Ranking { analyzed, ranked, coverage, top_coverage, asks_for_human: human })
+        Ok(Ranking { analyzed, ranked, coverage, top_coverage, meta_hit, asks_for_human: human })
     }
 
     pub fn classify(&self, text: &str) -> Result<Decision, MatchError> {
@@ -245,7 +252,14 @@ impl Matcher {
         if none >= score {
             return make(NONE, none, "fallback", top_runner());
         }
-        if score < th.min_score || r.coverage < th.min_coverage || r.top_coverage < th.min_top_coverage {
+        // One content word ("attendez", "heure") is an answer only when it names the
+        // topic (its title or keywords), not when it merely occurs in a phrasing.
+        let names_topic = r.analyzed.stems.len() > 1 || r.meta_hit.as_deref() == Some(slug.as_str());
+        if score < th.min_score
+            || r.coverage < th.min_coverage
+            || r.top_coverage < th.min_top_coverage
+            || !names_topic
+        {
             return make(NONE, 1.0 - score, "fallback", top_runner());
         }
         let runner_up = runner(&slug);

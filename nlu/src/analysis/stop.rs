@@ -16,7 +16,7 @@ const STOP: &[&str] = &[
     "une", "va", "vais", "voila", "vos", "votre", "voudrais", "voudrait", "voulais", "voulez", "vous", "veux",
     "veut", "y", "ya", "hello", "allo", "ok", "okay", "ah", "eh", "bien", "aussi", "tout", "tous", "toute",
     "toutes", "cest", "jai", "jaimerais", "aimerais", "souhaite", "souhaiterais", "souhaiterai", "dois", "doit",
-    "the", "tant", "ici", "la-bas", "depuis", "deja", "encore", "juste", "vraiment", "genre", "truc",
+    "the", "trop", "etes", "sommes", "avez", "avaient", "avait", "serait", "sera", "tant", "ici", "la-bas", "depuis", "deja", "encore", "juste", "vraiment", "genre", "truc",
 ];
 
 pub fn is_stop_word(w: &str) -> bool {

@@ -30,6 +30,9 @@ pub struct NluBenchArgs {
     /// Also run the leave-one-out check over a sample of every Nth example.
     #[arg(long)]
     pub loo_every: Option<usize>,
+    /// Override of the decision's `min_top_coverage` for the leave-one-out run.
+    #[arg(long)]
+    pub min_top_coverage: Option<f32>,
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -100,14 +103,14 @@ pub fn run(args: NluBenchArgs) -> Result<()> {
     println!("throughput: {:.0} utterances/s (one thread)", lat.len() as f64 / total.as_secs_f64());
 
     if let Some(every) = args.loo_every {
-        leave_one_out(&kb, every.max(1))?;
+        leave_one_out(&kb, every.max(1), args.min_top_coverage)?;
     }
     Ok(())
 }
 
 /// Rebuilds the index without one example and classifies it: accuracy on phrasings the
 /// index has not seen, and how many `@none` phrasings would have got a topic.
-fn leave_one_out(kb: &KnowledgeBase, every: usize) -> Result<()> {
+fn leave_one_out(kb: &KnowledgeBase, every: usize, min_top_coverage: Option<f32>) -> Result<()> {
     let mut n = 0usize;
     let mut ok = 0usize;
     let mut unsafe_answers = 0usize;
@@ -133,7 +136,10 @@ fn leave_one_out(kb: &KnowledgeBase, every: usize) -> Result<()> {
         } else {
             held.topics[ti].topic.examples.remove(xi)
         };
-        let m = Matcher::build(&held)?;
+        let mut m = Matcher::build(&held)?;
+        if let Some(v) = min_top_coverage {
+            m.thresholds.min_top_coverage = v;
+        }
         let d = m.classify(&text)?;
         n += 1;
         let special = owner.starts_with('@');
