@@ -219,7 +219,7 @@ impl Call {
                     // Frames due before the middle of the next tick go now: the
                     // prompt's phase then locks to the ticker's instead of
                     // straddling it (which would send 0/40 ms pairs).
-                    for (i, due) in pb.due_frames(now + TICK_LOOKAHEAD) {
+                    for (i, due) in pb.due_frames(now, TICK_LOOKAHEAD) {
                         if let Some(frame) = pb.prompt.frame(codec, i) {
                             if let Some((to, bytes)) = self.stream.audio_packet(due, frame) {
                                 out.push_back(Output::Rtp { port, to, bytes });
