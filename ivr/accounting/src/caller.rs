@@ -34,7 +34,10 @@ pub enum CallerNumber {
 pub fn parse_caller(uri: &str, privacy: Option<&str>) -> CallerNumber {
     if let Some(p) = privacy {
         let p = p.to_ascii_lowercase();
-        if p.split(';').map(str::trim).any(|t| t == "id" || t == "user" || t == "header") {
+        if p.split(';')
+            .map(str::trim)
+            .any(|t| t == "id" || t == "user" || t == "header")
+        {
             return CallerNumber::Withheld;
         }
     }
@@ -65,7 +68,10 @@ pub fn normalize_e164(uri: &str) -> Option<E164> {
     let user = s.split('@').next().unwrap_or("");
     let user = user.split(';').next().unwrap_or("");
     let lowered = user.trim().to_ascii_lowercase();
-    if matches!(lowered.as_str(), "" | "anonymous" | "unknown" | "restricted" | "private" | "unavailable") {
+    if matches!(
+        lowered.as_str(),
+        "" | "anonymous" | "unknown" | "restricted" | "private" | "unavailable"
+    ) {
         return None;
     }
     let plus = user.trim_start().starts_with('+');
@@ -120,13 +126,25 @@ mod tests {
 
     #[test]
     fn anonymous_and_privacy_are_withheld() {
-        assert_eq!(parse_caller("sip:anonymous@anonymous.invalid", None), CallerNumber::Withheld);
-        assert_eq!(parse_caller("\"Anonymous\" <sip:Anonymous@x>", None), CallerNumber::Withheld);
+        assert_eq!(
+            parse_caller("sip:anonymous@anonymous.invalid", None),
+            CallerNumber::Withheld
+        );
+        assert_eq!(
+            parse_caller("\"Anonymous\" <sip:Anonymous@x>", None),
+            CallerNumber::Withheld
+        );
         assert_eq!(parse_caller("", None), CallerNumber::Withheld);
         assert_eq!(parse_caller("sip:@host", None), CallerNumber::Withheld);
         assert_eq!(parse_caller("sip:bob@host", None), CallerNumber::Withheld);
-        assert_eq!(parse_caller("sip:+33612345678@x", Some("id")), CallerNumber::Withheld);
-        assert_eq!(parse_caller("sip:+33612345678@x", Some("none")), CallerNumber::Number(E164("+33612345678".into())));
+        assert_eq!(
+            parse_caller("sip:+33612345678@x", Some("id")),
+            CallerNumber::Withheld
+        );
+        assert_eq!(
+            parse_caller("sip:+33612345678@x", Some("none")),
+            CallerNumber::Number(E164("+33612345678".into()))
+        );
     }
 
     #[test]

@@ -70,20 +70,39 @@ pub enum EndedBy {
 #[serde(rename_all = "snake_case", tag = "event")]
 pub enum EventKind {
     /// The INVITE was accepted for handling (before the 200 OK).
-    Started { flow: Flow, caller: Caller },
+    Started {
+        flow: Flow,
+        caller: Caller,
+    },
     /// 200 OK sent and ACKed: the interaction begins.
     Answered,
     /// One recognised question. `transcript` is kept only for the retention period.
-    Question { transcript: String, intent: String, score: f32 },
+    Question {
+        transcript: String,
+        intent: String,
+        score: f32,
+    },
     /// A playback finished or was cut. `played_ms` is what the playback engine actually sent.
-    Played { what: Playback, total_ms: u64, played_ms: u64 },
+    Played {
+        what: Playback,
+        total_ms: u64,
+        played_ms: u64,
+    },
     /// The caller spoke over a playback and the bot stopped it.
     BargeIn,
-    Dtmf { digit: char },
+    Dtmf {
+        digit: char,
+    },
     /// The bot handed the call over. `to_agent` is false for transfers that are not to a
     /// human (e.g. another automated service), which do not cost the call its productivity.
-    Transfer { target: String, reason: String, to_agent: bool },
-    Ended { by: EndedBy },
+    Transfer {
+        target: String,
+        reason: String,
+        to_agent: bool,
+    },
+    Ended {
+        by: EndedBy,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,6 +115,10 @@ pub struct Event {
 
 impl Event {
     pub fn new(call_id: impl Into<String>, at: DateTime<Utc>, kind: EventKind) -> Event {
-        Event { call_id: call_id.into(), at, kind }
+        Event {
+            call_id: call_id.into(),
+            at,
+            kind,
+        }
     }
 }

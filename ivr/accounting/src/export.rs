@@ -20,15 +20,28 @@ pub enum ExportFormat {
 }
 
 /// Records of `from..=to` with their outcome (final when the day is closed) and whether it is final.
-async fn load(store: &Store, rule: &Sc32Rule, from: NaiveDate, to: NaiveDate) -> Result<Vec<(CallRecord, Outcome, bool)>> {
+async fn load(
+    store: &Store,
+    rule: &Sc32Rule,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<(CallRecord, Outcome, bool)>> {
     let records = store.records(from, to, true).await?;
-    let closed: HashMap<String, Outcome> =
-        store.closed_days(from, to).await?.into_iter().flat_map(|c| c.outcomes).map(|o| (o.call_id.clone(), o)).collect();
+    let closed: HashMap<String, Outcome> = store
+        .closed_days(from, to)
+        .await?
+        .into_iter()
+        .flat_map(|c| c.outcomes)
+        .map(|o| (o.call_id.clone(), o))
+        .collect();
     let mut out = Vec::with_capacity(records.len());
     let mut i = 0;
     while i < records.len() {
         let day = records[i].day();
-        let j = records[i..].iter().position(|r| r.day() != day).map_or(records.len(), |k| i + k);
+        let j = records[i..]
+            .iter()
+            .position(|r| r.day() != day)
+            .map_or(records.len(), |k| i + k);
         let provisional = rule.evaluate_day(&records[i..j]);
         for (r, o) in records[i..j].iter().zip(provisional) {
             match closed.get(&r.call_id) {
@@ -41,7 +54,13 @@ async fn load(store: &Store, rule: &Sc32Rule, from: NaiveDate, to: NaiveDate) ->
     Ok(out)
 }
 
-pub async fn export(store: &Store, rule: &Sc32Rule, from: NaiveDate, to: NaiveDate, format: ExportFormat) -> Result<String> {
+pub async fn export(
+    store: &Store,
+    rule: &Sc32Rule,
+    from: NaiveDate,
+    to: NaiveDate,
+    format: ExportFormat,
+) -> Result<String> {
     let rows = load(store, rule, from, to).await?;
     Ok(match format {
         ExportFormat::Csv => csv(&rows)?,
@@ -58,8 +77,25 @@ fn caller(c: &Caller) -> String {
 
 fn csv(rows: &[(CallRecord, Outcome, bool)]) -> Result<String> {
     let head = [
-        "call_id", "day", "flow", "caller", "started_at", "answered_at", "ended_at", "ended_by", "interaction_ms", "transfer_at",
-        "transfer_target", "transfer_reason", "transfer_to_agent", "questions", "plays", "dtmf", "barge_ins", "productive", "final",
+        "call_id",
+        "day",
+        "flow",
+        "caller",
+        "started_at",
+        "answered_at",
+        "ended_at",
+        "ended_by",
+        "interaction_ms",
+        "transfer_at",
+        "transfer_target",
+        "transfer_reason",
+        "transfer_to_agent",
+        "questions",
+        "plays",
+        "dtmf",
+        "barge_ins",
+        "productive",
+        "final",
         "misses",
     ];
     let mut out = csv_line(&head.map(String::from));
@@ -73,7 +109,10 @@ fn csv(rows: &[(CallRecord, Outcome, bool)]) -> Result<String> {
             r.started_at.to_rfc3339(),
             r.answered_at.map(|a| a.to_rfc3339()).unwrap_or_default(),
             r.ended_at.to_rfc3339(),
-            serde_json::to_value(r.ended_by)?.as_str().unwrap_or_default().to_string(),
+            serde_json::to_value(r.ended_by)?
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
             r.interaction_ms().to_string(),
             t.map(|t| t.at.to_rfc3339()).unwrap_or_default(),
             t.map(|t| t.target.clone()).unwrap_or_default(),
@@ -134,7 +173,12 @@ fn xml(rows: &[(CallRecord, Outcome, bool)]) -> String {
             );
         }
         for (at, d) in &r.dtmf {
-            let _ = writeln!(o, "    <dtmf at=\"{}\" digit=\"{}\"/>", at.to_rfc3339(), e(&d.to_string()));
+            let _ = writeln!(
+                o,
+                "    <dtmf at=\"{}\" digit=\"{}\"/>",
+                at.to_rfc3339(),
+                e(&d.to_string())
+            );
         }
         for at in &r.barge_ins {
             let _ = writeln!(o, "    <barge_in at=\"{}\"/>", at.to_rfc3339());
@@ -149,8 +193,17 @@ fn xml(rows: &[(CallRecord, Outcome, bool)]) -> String {
                 t.to_agent
             );
         }
-        let misses: Vec<String> = out.misses.iter().filter_map(|m| serde_json::to_value(m).ok()?.as_str().map(String::from)).collect();
-        let _ = writeln!(o, "    <sc32 productive=\"{}\" final=\"{fin}\" misses=\"{}\"/>\n  </call>", out.productive, misses.join(" "));
+        let misses: Vec<String> = out
+            .misses
+            .iter()
+            .filter_map(|m| serde_json::to_value(m).ok()?.as_str().map(String::from))
+            .collect();
+        let _ = writeln!(
+            o,
+            "    <sc32 productive=\"{}\" final=\"{fin}\" misses=\"{}\"/>\n  </call>",
+            out.productive,
+            misses.join(" ")
+        );
     }
     o += "</calls>\n";
     o

@@ -37,13 +37,18 @@ pub struct Pseudonymizer {
 
 impl Pseudonymizer {
     pub fn new(store: Store) -> Pseudonymizer {
-        Pseudonymizer { store, keys: Arc::default() }
+        Pseudonymizer {
+            store,
+            keys: Arc::default(),
+        }
     }
 
     /// The `Caller` of a call starting at `at`. One database round trip per day and instance;
     /// afterwards a pure computation.
     pub async fn caller(&self, number: &CallerNumber, at: DateTime<Utc>) -> Result<Caller> {
-        let CallerNumber::Number(n) = number else { return Ok(Caller::Withheld) };
+        let CallerNumber::Number(n) = number else {
+            return Ok(Caller::Withheld);
+        };
         let day = paris_day(at);
         let cached = self.keys.lock().ok().and_then(|k| k.get(&day).copied());
         let key = match cached {

@@ -37,8 +37,13 @@ pub struct Committed(oneshot::Receiver<()>);
 
 impl std::future::Future for Committed {
     type Output = Result<()>;
-    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0).poll(cx).map(|r| r.map_err(|_| Error::WriterGone))
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.map_err(|_| Error::WriterGone))
     }
 }
 
@@ -66,7 +71,11 @@ pub struct BatchPolicy {
 
 impl Default for BatchPolicy {
     fn default() -> Self {
-        BatchPolicy { max_items: 512, window: Duration::from_millis(50), queue_capacity: 65_536 }
+        BatchPolicy {
+            max_items: 512,
+            window: Duration::from_millis(50),
+            queue_capacity: 65_536,
+        }
     }
 }
 
@@ -78,12 +87,22 @@ impl Recorder {
         let (tx, rx) = mpsc::channel(policy.queue_capacity.max(1));
         let (done_tx, done_rx) = oneshot::channel();
         let span = tracing::info_span!("accounting_writer", backend = store.backend());
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-        std::thread::Builder::new().name("accounting-writer".into()).spawn(move || {
-            rt.block_on(writer(store, rx, policy).instrument(span));
-            let _ = done_tx.send(());
-        })?;
-        Ok((Recorder { tx, dropped_events: Arc::default() }, Writer(done_rx)))
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        std::thread::Builder::new()
+            .name("accounting-writer".into())
+            .spawn(move || {
+                rt.block_on(writer(store, rx, policy).instrument(span));
+                let _ = done_tx.send(());
+            })?;
+        Ok((
+            Recorder {
+                tx,
+                dropped_events: Arc::default(),
+            },
+            Writer(done_rx),
+        ))
     }
 
     /// Records one event. Never waits: if the queue is full the event is dropped and counted.
@@ -124,7 +143,10 @@ impl Recorder {
     /// Waits until everything queued before this call is committed.
     pub async fn flush(&self) -> Result<()> {
         let (ack, done) = oneshot::channel();
-        self.tx.send(Item::Flush(ack)).await.map_err(|_| Error::WriterGone)?;
+        self.tx
+            .send(Item::Flush(ack))
+            .await
+            .map_err(|_| Error::WriterGone)?;
         done.await.map_err(|_| Error::WriterGone)
     }
 
@@ -170,7 +192,11 @@ async fn writer(shared: Store, mut rx: mpsc::Receiver<Item>, policy: BatchPolicy
                 }
             }
         }
-        tracing::debug!(events = events.len(), records = records.len(), "accounting batch committed");
+        tracing::debug!(
+            events = events.len(),
+            records = records.len(),
+            "accounting batch committed"
+        );
         events.clear();
         records.clear();
         for a in acks.drain(..) {
@@ -181,7 +207,12 @@ async fn writer(shared: Store, mut rx: mpsc::Receiver<Item>, policy: BatchPolicy
 }
 
 /// Adds an item to the batch; true when the batch must be committed right away.
-fn take(item: Item, events: &mut Vec<Event>, records: &mut Vec<CallRecord>, acks: &mut Vec<oneshot::Sender<()>>) -> bool {
+fn take(
+    item: Item,
+    events: &mut Vec<Event>,
+    records: &mut Vec<CallRecord>,
+    acks: &mut Vec<oneshot::Sender<()>>,
+) -> bool {
     match item {
         Item::Event(e) => {
             events.push(e);

@@ -19,9 +19,13 @@ impl Store {
                 .bind(&d).bind(&fresh_hex).bind(now_ms).execute(p).await?;
             sqlx::query_as("SELECT hmac_key FROM day_keys WHERE day = $1").bind(&d).fetch_one(p).await?
         });
-        let Some(k) = row.0 else { return Err(Error::KeyDestroyed(day)) };
+        let Some(k) = row.0 else {
+            return Err(Error::KeyDestroyed(day));
+        };
         let bytes = hex::decode(&k).map_err(|_| Error::Corrupt(format!("day key of {d}")))?;
-        bytes.try_into().map_err(|_| Error::Corrupt(format!("day key of {d} has the wrong length")))
+        bytes
+            .try_into()
+            .map_err(|_| Error::Corrupt(format!("day key of {d} has the wrong length")))
     }
 
     /// Destroys the key of `day` (kept as a tombstone so it is never created again).
