@@ -233,7 +233,7 @@ impl IntentIndex {
                 continue;
             }
             let query = BooleanQuery::new(clauses);
-            let hits = searcher.search(&query, &TopDocs::with_limit(400))?;
+            let hits = searcher.search(&query, &TopDocs::with_limit(150))?;
             for (score, addr) in hits {
                 let id = self
                     .doc_intents

@@ -98,8 +98,9 @@ pub fn run(args: NluBenchArgs) -> Result<()> {
         builds[0].as_secs_f64() * 1e3,
         builds[builds.len() - 1].as_secs_f64() * 1e3,
         builds.len());
-    println!("latency per utterance: p50 {:.0} µs, p99 {:.0} µs, max {:.0} µs ({} classifications)",
-        micros(percentile(&lat, 0.5)), micros(percentile(&lat, 0.99)), micros(percentile(&lat, 1.0)), lat.len());
+    println!("latency per utterance: p50 {:.0} µs, p90 {:.0} µs, p99 {:.0} µs, max {:.0} µs ({} classifications)",
+        micros(percentile(&lat, 0.5)), micros(percentile(&lat, 0.9)), micros(percentile(&lat, 0.99)),
+        micros(percentile(&lat, 1.0)), lat.len());
     println!("throughput: {:.0} utterances/s (one thread)", lat.len() as f64 / total.as_secs_f64());
 
     if let Some(every) = args.loo_every {
