@@ -1,6 +1,7 @@
 //! `ivr`: the 3230 voicebot binary. Each subcommand lives in its own module under `cli/`.
 
 mod cli;
+mod service;
 
 use clap::Parser;
 

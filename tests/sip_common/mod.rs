@@ -50,7 +50,7 @@ impl Server {
         let log = dir.path().join("server.log");
         let log_file = std::fs::File::create(&log).expect("log file");
         let mut child = Command::new(env!("CARGO_BIN_EXE_ivr"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .args(["serve", "--app", "script", "--listen", "127.0.0.1:0", "--config"])
             .arg(&cfg_path)
             .env("IVR_LOG", "info")
             .env("NO_COLOR", "1")

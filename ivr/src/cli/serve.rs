@@ -1,5 +1,5 @@
 //! `ivr serve`: load the configuration, bind the SIP socket, run the telephony
-//! shell with the fixed call script until Ctrl-C.
+//! shell with the conversation (or the fixed call script, `--app script`) until Ctrl-C.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,6 +12,10 @@ use ivr_telephony::config::Config;
 use ivr_telephony::endpoint::EndpointConfig;
 use ivr_telephony::media::prompt::Prompt;
 use ivr_telephony::script::FixedScript;
+use ivr_telephony::server::Application;
+
+use crate::service::call::ConversationApp;
+use crate::service::{HoursMode, Service, ServiceOptions};
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -21,6 +25,46 @@ pub struct ServeArgs {
     /// TOML configuration; built-in defaults when absent.
     #[arg(long)]
     pub config: Option<PathBuf>,
+    /// What answers the calls.
+    #[arg(long, value_enum, default_value_t = AppKind::Conversation)]
+    pub app: AppKind,
+    #[command(flatten)]
+    pub conversation: ConversationArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AppKind {
+    /// Speech and keypad conversation: recognizer, matcher, dialogue, accounting.
+    Conversation,
+    /// The fixed telephony script (greeting, digits, playback): SIP tests without models.
+    Script,
+}
+
+#[derive(Args, Debug)]
+pub struct ConversationArgs {
+    /// Knowledge directory.
+    #[arg(long, default_value = "knowledge")]
+    pub knowledge: PathBuf,
+    /// Prompt texts; the rendered audio is read from `audio/` beside it.
+    #[arg(long, default_value = "prompts/prompts.toml")]
+    pub prompts: PathBuf,
+    /// ggml Whisper model (default: $IVR_MODEL or models/cache/ggml-base-q8_0.bin).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+    /// Whisper workers (parallel utterances) and threads per worker.
+    #[arg(long, default_value_t = 1)]
+    pub asr_workers: usize,
+    #[arg(long, default_value_t = 2)]
+    pub asr_threads: usize,
+    /// Utterances that may wait for a worker before the bot falls back to the keypad.
+    #[arg(long, default_value_t = 8)]
+    pub asr_queue: usize,
+    /// Opening hours: the CCTP calendar, or forced open/closed.
+    #[arg(long, value_enum, default_value_t = HoursMode::Calendar)]
+    pub hours: HoursMode,
+    /// Accounting database (`sqlite://path` or `postgres://…`); `none` records nothing.
+    #[arg(long, default_value = ivr_accounting::DEFAULT_DB_URL)]
+    pub db_url: String,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
@@ -43,20 +87,56 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let bound = sip.local_addr()?;
         let ep_cfg = EndpointConfig::from_config(&cfg, bound.port(), saturation);
         // Machine-readable line: tests and scripts read the bound port from it.
+        let app: Arc<dyn Application> = match args.app {
+            AppKind::Script => Arc::new(FixedScript {
+                greeting,
+                transfer: cfg.transfer.clone(),
+                flow_header: cfg.flow_header.clone(),
+                collect_for: Duration::from_secs(3),
+            }),
+            AppKind::Conversation => Arc::new(ConversationApp(Arc::new(conversation(&args.conversation, &cfg).await?))),
+        };
         println!("listening sip={bound} public={} rtp={}-{}", ep_cfg.public_ip, cfg.rtp_ports.min, cfg.rtp_ports.max);
         tracing::info!(%bound, max_calls = cfg.max_calls, "ivr serve ready");
-        let app = Arc::new(FixedScript {
-            greeting,
-            transfer: cfg.transfer.clone(),
-            flow_header: cfg.flow_header.clone(),
-            collect_for: Duration::from_secs(3),
-        });
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
         ivr_telephony::server::run(ep_cfg, sip, cfg.listen.ip(), app, shutdown).await?;
         Ok(())
     })
+}
+
+/// Builds the conversation service: models and content load before the port is announced,
+/// so the first call is answered at full speed.
+async fn conversation(a: &ConversationArgs, cfg: &Config) -> anyhow::Result<Service> {
+    let accounting = if a.db_url == "none" {
+        None
+    } else {
+        if let Some(path) = a.db_url.strip_prefix("sqlite://") {
+            let path = path.split('?').next().unwrap_or(path);
+            if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
+        }
+        let store = ivr_accounting::Store::connect(&a.db_url).await.context("opening the accounting database")?;
+        let (recorder, _writer) = ivr_accounting::Recorder::start(store.clone(), ivr_accounting::BatchPolicy::default())?;
+        Some((recorder, ivr_accounting::Pseudonymizer::new(store)))
+    };
+    let audio_dir = a.prompts.parent().map(|p| p.join("audio")).unwrap_or_else(|| PathBuf::from("audio"));
+    let opts = ServiceOptions {
+        knowledge: a.knowledge.clone(),
+        prompts_file: a.prompts.clone(),
+        audio_dir,
+        model: a.model.clone().unwrap_or_else(ivr_speech::model::default_model_path),
+        asr_workers: a.asr_workers,
+        asr_threads: a.asr_threads,
+        asr_queue: a.asr_queue,
+        hours: a.hours,
+        flow_header: cfg.flow_header.clone(),
+        transfer: cfg.transfer.clone(),
+    };
+    // Loading the model and building the index take seconds of CPU: off the runtime.
+    tokio::task::spawn_blocking(move || Service::build(opts, accounting)).await?
 }
 
 fn load_prompt(cfg: &Config, id: &str) -> Option<Arc<Prompt>> {

@@ -1,0 +1,269 @@
+//! One call: telephony events in, the conversation in the middle, telephony commands and
+//! accounting events out. Audio path: 8 kHz frames → 16 kHz → Silero VAD → endpointer.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ivr_accounting::chrono::Utc;
+use ivr_accounting::{CallRecord, Caller, EndedBy, Event, EventKind, Playback};
+use ivr_dialogue::conversation::{Action, Conversation};
+use ivr_dialogue::policy::{DialogueEvent, Flow, Switches, TransferRequest};
+use ivr_speech::audio::resample::StreamResampler;
+use ivr_telephony::app::{CallCommand, CallEvent, HangupBy, TransferOutcome};
+use ivr_telephony::server::{Application, CallHandle};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::Instrument;
+
+use super::recognize::{CommandPlayer, PoolRecognizer};
+use super::Service;
+
+/// The conversation as telephony's application.
+pub struct ConversationApp(pub Arc<Service>);
+
+impl Application for ConversationApp {
+    fn on_call(&self, call: CallHandle) {
+        let span = tracing::info_span!("call", call_id = %call.call_id);
+        tokio::spawn(run(Arc::clone(&self.0), call).instrument(span));
+    }
+}
+
+type Conv = Conversation<PoolRecognizer, CommandPlayer>;
+
+/// Accounting of one call: events go to the recorder as they happen and are kept to
+/// build the call's record at the end.
+struct Books {
+    call_id: String,
+    events: Vec<Event>,
+    transferred: bool,
+}
+
+impl Books {
+    fn push(&mut self, service: &Service, kind: EventKind) {
+        let e = Event::new(self.call_id.clone(), Utc::now(), kind);
+        if let Some((recorder, _)) = &service.accounting {
+            recorder.record(e.clone());
+        }
+        self.events.push(e);
+    }
+}
+
+async fn run(service: Arc<Service>, mut call: CallHandle) {
+    let commands = call.commands.clone();
+    let call_id = call.call_id.clone();
+    let (results_tx, mut results) = mpsc::unbounded_channel();
+    let audio = Arc::new(Mutex::new(Vec::<f32>::new()));
+    let recognizer = PoolRecognizer {
+        service: Arc::clone(&service),
+        audio: Arc::clone(&audio),
+        results: results_tx,
+        jobs: Default::default(),
+        call_id: call_id.clone(),
+    };
+    let player = CommandPlayer { service: Arc::clone(&service), commands: commands.clone(), pending: Default::default(), last_play: None };
+    let mut conv: Conv = Conversation::new(service.endpoint.clone(), service.dialogue.clone(), recognizer, player);
+    let mut books = Books { call_id: call_id.clone(), events: Vec::new(), transferred: false };
+    let mut resampler = match StreamResampler::new(8_000, 16_000) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "no resampler: hanging up");
+            commands.send(CallCommand::Hangup);
+            return;
+        }
+    };
+    let mut vad = match service.vad.stream() {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, "no VAD stream: hanging up");
+            commands.send(CallCommand::Hangup);
+            return;
+        }
+    };
+    let started = Instant::now();
+    let mut frame_end = Duration::ZERO;
+    let mut speech_prob = 0.0f32;
+    let mut transfer_to: Option<TransferRequest> = None;
+    loop {
+        let now = started.elapsed();
+        let deadline = conv.poll_timeout().map(|t| started + t.max(now)).unwrap_or(started + now + Duration::from_secs(3600));
+        let actions = tokio::select! {
+            ev = call.events.recv() => {
+                let Some(ev) = ev else { break };
+                let now = started.elapsed();
+                match ev {
+                    CallEvent::Started(info) => {
+                        let flow = service.flow_of(&info);
+                        let at = Utc::now();
+                        let open = service.is_open(at);
+                        let caller = match &service.accounting {
+                            Some((_, pseudo)) => {
+                                let number = ivr_accounting::parse_caller(&info.from, info.header("Privacy"));
+                                pseudo.caller(&number, at).await.unwrap_or_else(|e| {
+                                    tracing::warn!(error = %e, "no pseudonym: counted as withheld");
+                                    Caller::Withheld
+                                })
+                            }
+                            None => Caller::Withheld,
+                        };
+                        let acc_flow = if flow == Flow::Choix3 { ivr_accounting::Flow::Choix3 } else { ivr_accounting::Flow::Choix2 };
+                        books.push(&service, EventKind::Started { flow: acc_flow, caller });
+                        books.push(&service, EventKind::Answered);
+                        tracing::info!(flow = flow.number(), open, dialled = ?info.dialled, "call started");
+                        conv.start(flow, at, open, Switches::default(), info.caller.clone(), now)
+                    }
+                    CallEvent::Audio(samples) => {
+                        frame_end += Duration::from_millis(20);
+                        let pcm16 = resampler.push_i16(&samples);
+                        match vad.push(&pcm16) {
+                            // The VAD works on 32 ms chunks: each 20 ms frame takes the latest.
+                            Ok(p) => if let Some(last) = p.last() { speech_prob = *last },
+                            Err(e) => tracing::warn!(error = %e, "VAD step failed"),
+                        }
+                        if let Ok(mut a) = audio.lock() {
+                            a.extend_from_slice(&pcm16);
+                        }
+                        conv.on_frame(speech_prob, frame_end.max(now))
+                    }
+                    CallEvent::Dtmf { digit, .. } => conv.on_dtmf(digit, now),
+                    CallEvent::PlaybackFinished { prompt_id, played_ms, total_ms } | CallEvent::PlaybackStopped { prompt_id, played_ms, total_ms } => {
+                        match conv.player_mut().pending.pop_front() {
+                            Some((id, key)) => {
+                                if key != prompt_id {
+                                    tracing::debug!(%key, %prompt_id, "playback report out of order");
+                                }
+                                conv.on_playback_finished(id, played_ms, total_ms, now)
+                            }
+                            None => Vec::new(),
+                        }
+                    }
+                    CallEvent::Transfer(outcome) => {
+                        tracing::info!(?outcome, "transfer result");
+                        let accepted = outcome == TransferOutcome::Completed;
+                        if accepted {
+                            books.transferred = true;
+                        }
+                        conv.on_transfer_result(accepted, now)
+                    }
+                    CallEvent::Hold(h) => {
+                        tracing::info!(hold = h, "hold");
+                        Vec::new()
+                    }
+                    CallEvent::Hangup { by, reason } => {
+                        let actions = conv.on_hangup(now);
+                        apply(&service, &commands, &mut books, &mut transfer_to, actions);
+                        conv.recognizer_mut().cancel_all();
+                        let ended = if books.transferred {
+                            EndedBy::Transfer
+                        } else {
+                            match by {
+                                HangupBy::Caller => EndedBy::Caller,
+                                HangupBy::Bot => EndedBy::Bot,
+                                HangupBy::Timeout => EndedBy::Network,
+                            }
+                        };
+                        books.push(&service, EventKind::Ended { by: ended });
+                        tracing::info!(?by, %reason, path = ?transfer_to.as_ref().map(|t| t.path.join(">")), "call finished");
+                        finish(&service, &books);
+                        return;
+                    }
+                }
+            }
+            r = results.recv() => match r {
+                Some(r) => {
+                    let now = started.elapsed();
+                    tracing::debug!(job = r.id, wait_ms = r.submitted.elapsed().as_millis() as u64, asr_ms = r.asr_ms, "result");
+                    conv.on_recognized(r.id, r.text, r.understanding, now)
+                }
+                None => Vec::new(),
+            },
+            _ = tokio::time::sleep_until(deadline) => conv.tick(started.elapsed()),
+        };
+        apply(&service, &commands, &mut books, &mut transfer_to, actions);
+    }
+    // The telephony side dropped the call without a Hangup event.
+    conv.recognizer_mut().cancel_all();
+    books.push(&service, EventKind::Ended { by: EndedBy::Network });
+    finish(&service, &books);
+}
+
+fn apply(service: &Service, commands: &ivr_telephony::server::CallCommander, books: &mut Books, transfer_to: &mut Option<TransferRequest>, actions: Vec<Action>) {
+    for action in actions {
+        match action {
+            Action::Transfer(t) => {
+                let headers = reason_headers(&t);
+                tracing::info!(target_uri = %t.target, reason = ?t.reason, topic = ?t.topic, "transfer");
+                commands.send(CallCommand::Transfer { target_uri: t.target.clone(), headers });
+                *transfer_to = Some(t);
+            }
+            Action::Hangup => {
+                commands.send(CallCommand::Hangup);
+            }
+            Action::Event(e) => {
+                // One machine-readable line per dialogue event: the logs tell the call's story.
+                let json = serde_json::to_string(&e).unwrap_or_default();
+                tracing::info!(event = %json, "dialogue");
+                if let Some(kind) = accounting_event(&e) {
+                    books.push(service, kind);
+                }
+            }
+        }
+    }
+}
+
+fn accounting_event(e: &DialogueEvent) -> Option<EventKind> {
+    Some(match e {
+        DialogueEvent::Question { transcript, intent, score, .. } => {
+            EventKind::Question { transcript: transcript.clone(), intent: intent.clone(), score: *score }
+        }
+        DialogueEvent::Played { key, answer, played_ms, total_ms } => {
+            let what = match answer {
+                Some(slug) => Playback::Answer(slug.clone()),
+                None => Playback::Prompt(key.clone()),
+            };
+            EventKind::Played { what, total_ms: *total_ms, played_ms: *played_ms }
+        }
+        DialogueEvent::BargeIn { .. } => EventKind::BargeIn,
+        DialogueEvent::Dtmf { digit } => EventKind::Dtmf { digit: *digit },
+        DialogueEvent::Transfer { target, reason, topic } => {
+            let reason = serde_json::to_value(reason).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+            let reason = match topic {
+                Some(t) => format!("{reason}:{t}"),
+                None => reason,
+            };
+            EventKind::Transfer { target: target.clone(), reason, to_agent: true }
+        }
+        DialogueEvent::TransferFailed | DialogueEvent::Procedure(_) | DialogueEvent::Ended { .. } => return None,
+    })
+}
+
+/// The REFER's reason headers, so the agent does not ask again: one line each, no CR/LF,
+/// bounded length.
+fn reason_headers(t: &TransferRequest) -> Vec<(String, String)> {
+    let clean = |s: &str| -> String { s.chars().map(|c| if c.is_control() { ' ' } else { c }).take(200).collect() };
+    let reason = serde_json::to_value(t.reason).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+    let mut headers = vec![("X-Ivr-Reason".to_string(), reason), ("X-Ivr-Flow".to_string(), t.flow.number().to_string())];
+    if let Some(topic) = &t.topic {
+        headers.push(("X-Ivr-Topic".to_string(), clean(topic)));
+    }
+    if !t.transcript.is_empty() {
+        headers.push(("X-Ivr-Transcript".to_string(), clean(&t.transcript)));
+    }
+    headers.push(("X-Ivr-Path".to_string(), clean(&t.path.join(">"))));
+    headers
+}
+
+fn finish(service: &Service, books: &Books) {
+    let Some((recorder, _)) = &service.accounting else { return };
+    match CallRecord::from_events(&books.events) {
+        Ok(rec) => {
+            let committed = recorder.finish_call(rec);
+            let call_id = books.call_id.clone();
+            tokio::spawn(async move {
+                if committed.await.is_ok() {
+                    tracing::info!(%call_id, "call record committed");
+                }
+            });
+        }
+        Err(e) => tracing::error!(error = %e, "call record not built"),
+    }
+}

@@ -1,0 +1,147 @@
+//! The conversation service: everything a call needs, built once at start-up (recognizer
+//! pool, VAD weights, intent matcher, dialogue tables, rendered audio as playable prompts,
+//! accounting recorder), shared by the per-call tasks of [`call`].
+
+pub mod call;
+mod recognize;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use ivr_accounting::{Pseudonymizer, Recorder};
+use ivr_dialogue::content::Content;
+use ivr_dialogue::endpointing::EndpointConfig;
+use ivr_dialogue::hours::OpeningHours;
+use ivr_dialogue::policy::{Audio, DialogueConfig, Flow};
+use ivr_dialogue::render::AudioLibrary;
+use ivr_speech::asr::{AsrConfig, Recognizer};
+use ivr_speech::pool::AsrPool;
+use ivr_speech::vad::SileroVad;
+use ivr_telephony::media::prompt::Prompt;
+
+/// Whether calls are taken as inside opening hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HoursMode {
+    /// The CCTP calendar (9:00–16:30 Mon–Fri, Paris, French public holidays).
+    Calendar,
+    /// Always open (tests, demonstrations outside office hours).
+    AlwaysOpen,
+    /// Always closed (exceptional closure; tests of the closed message).
+    ForceClosed,
+}
+
+pub struct ServiceOptions {
+    pub knowledge: PathBuf,
+    pub prompts_file: PathBuf,
+    pub audio_dir: PathBuf,
+    pub model: PathBuf,
+    pub asr_workers: usize,
+    pub asr_threads: usize,
+    pub asr_queue: usize,
+    pub hours: HoursMode,
+    /// Header of the INVITE naming the flow ("2" or "3").
+    pub flow_header: String,
+    /// Flow ("2"/"3") → agent queue URI.
+    pub transfer: BTreeMap<String, String>,
+}
+
+/// Shared, read-only state of all calls.
+pub struct Service {
+    pub(crate) matcher: nlu::Matcher,
+    pub(crate) pool: AsrPool,
+    pub(crate) vad: Arc<SileroVad>,
+    pub(crate) clips: HashMap<String, Arc<Prompt>>,
+    pub(crate) dialogue: DialogueConfig,
+    pub(crate) endpoint: EndpointConfig,
+    pub(crate) hours: OpeningHours,
+    pub(crate) hours_mode: HoursMode,
+    pub(crate) flow_header: String,
+    pub(crate) accounting: Option<(Recorder, Pseudonymizer)>,
+}
+
+impl Service {
+    pub fn build(opts: ServiceOptions, accounting: Option<(Recorder, Pseudonymizer)>) -> anyhow::Result<Service> {
+        let content = Content::load(&opts.knowledge, &opts.prompts_file).context("loading knowledge and prompts")?;
+        for p in &content.problems {
+            tracing::warn!(problem = %p, "content entry skipped");
+        }
+        let library = AudioLibrary::load(&opts.audio_dir).with_context(|| format!("loading rendered audio from {}", opts.audio_dir.display()))?;
+        if library.is_empty() {
+            anyhow::bail!("no rendered audio in {}: run `ivr prompts render` first", opts.audio_dir.display());
+        }
+        // Every clip the dialogue may ask for becomes a ready-to-send prompt once, so a
+        // call's playback never encodes audio.
+        let mut clips = HashMap::new();
+        for item in content.render_items() {
+            if let Some(pcm) = library_get(&library, &item.key) {
+                clips.insert(item.key.clone(), Prompt::from_pcm(&item.key, &pcm));
+            } else {
+                tracing::warn!(key = %item.key, "no rendered audio for this clip: it will be silent");
+            }
+        }
+        let mut base = DialogueConfig::default();
+        if let Some(t) = opts.transfer.get("2") {
+            base.transfer_choix2 = t.clone();
+        }
+        if let Some(t) = opts.transfer.get("3") {
+            base.transfer_choix3 = t.clone();
+        }
+        let dialogue = content.dialogue_config(base);
+        let kb = nlu::knowledge::KnowledgeBase::load(&opts.knowledge).with_context(|| format!("loading {}", opts.knowledge.display()))?;
+        let matcher = nlu::Matcher::build(&kb).context("building the intent index")?;
+        let vad = SileroVad::load(&ivr_speech::vad::default_weights_path()).context("loading the VAD weights")?;
+        let config = AsrConfig { threads: opts.asr_threads.max(1), ..AsrConfig::default() };
+        let recognizer = Recognizer::load(&opts.model, config).with_context(|| format!("loading the Whisper model {}", opts.model.display()))?;
+        let pool = AsrPool::whisper(&recognizer, opts.asr_workers.max(1), opts.asr_queue.max(1))?;
+        tracing::info!(clips = clips.len(), topics = dialogue.topics.len(), workers = opts.asr_workers, "conversation service ready");
+        Ok(Service {
+            matcher,
+            pool,
+            vad,
+            clips,
+            dialogue,
+            endpoint: EndpointConfig::default(),
+            hours: OpeningHours::default(),
+            hours_mode: opts.hours,
+            flow_header: opts.flow_header,
+            accounting,
+        })
+    }
+
+    pub(crate) fn is_open(&self, at: ivr_accounting::chrono::DateTime<ivr_accounting::chrono::Utc>) -> bool {
+        match self.hours_mode {
+            HoursMode::Calendar => self.hours.is_open(at),
+            HoursMode::AlwaysOpen => true,
+            HoursMode::ForceClosed => false,
+        }
+    }
+
+    /// The flow from the trunk's header ("3" → choix 3), else from the dialled number's
+    /// last digit, else choix 2.
+    pub(crate) fn flow_of(&self, info: &ivr_telephony::app::CallInfo) -> Flow {
+        let named = info.header(&self.flow_header).map(str::trim);
+        let digit = named.or_else(|| info.dialled.as_deref().and_then(|d| d.get(d.len().saturating_sub(1)..)));
+        match digit {
+            Some("3") => Flow::Choix3,
+            _ => Flow::Choix2,
+        }
+    }
+}
+
+fn library_get(library: &AudioLibrary, key: &str) -> Option<Arc<[i16]>> {
+    // The library is keyed by `Audio::key()`; rebuild the Audio from the key's shape.
+    let (kind, rest) = key.split_once('/')?;
+    let audio = match kind {
+        "prompt" => match rest.split_once('#') {
+            Some((id, i)) => Audio::PromptPart(id.to_string(), i.parse().ok()?),
+            None => Audio::Prompt(rest.to_string()),
+        },
+        "answer" => Audio::Answer(rest.to_string()),
+        "short" => Audio::ShortAnswer(rest.to_string()),
+        "title" => Audio::Title(rest.to_string()),
+        _ => return None,
+    };
+    library.get(&audio)
+}
