@@ -80,7 +80,6 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
         }
     };
     let started = Instant::now();
-    let mut frame_end = Duration::ZERO;
     let mut speech_prob = 0.0f32;
     let mut transfer_to: Option<TransferRequest> = None;
     loop {
@@ -112,17 +111,27 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
                         conv.start(flow, at, open, Switches::default(), info.caller.clone(), now)
                     }
                     CallEvent::Audio(samples) => {
-                        frame_end += Duration::from_millis(20);
                         let pcm16 = resampler.push_i16(&samples);
                         match vad.push(&pcm16) {
                             // The VAD works on 32 ms chunks: each 20 ms frame takes the latest.
-                            Ok(p) => if let Some(last) = p.last() { speech_prob = *last },
+                            Ok(p) => if let Some(last) = p.last() {
+                                if (*last >= 0.5) != (speech_prob >= 0.5) {
+                                    tracing::debug!(prob = *last, at_ms = now.as_millis() as u64, "voicing changed");
+                                }
+                                speech_prob = *last
+                            },
                             Err(e) => tracing::warn!(error = %e, "VAD step failed"),
                         }
                         if let Ok(mut a) = audio.lock() {
+                            // The buffer is indexed by call time (the endpointer's clock): audio
+                            // that starts late or has gaps is padded with silence to stay aligned.
+                            let frame_start = (now.saturating_sub(Duration::from_millis(20)).as_secs_f64() * 16_000.0) as usize;
+                            if a.len() + 1_600 < frame_start {
+                                a.resize(frame_start, 0.0);
+                            }
                             a.extend_from_slice(&pcm16);
                         }
-                        conv.on_frame(speech_prob, frame_end.max(now))
+                        conv.on_frame(speech_prob, now)
                     }
                     CallEvent::Dtmf { digit, .. } => conv.on_dtmf(digit, now),
                     CallEvent::PlaybackFinished { prompt_id, played_ms, total_ms } | CallEvent::PlaybackStopped { prompt_id, played_ms, total_ms } => {

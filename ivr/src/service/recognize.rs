@@ -48,6 +48,7 @@ impl Recognize for PoolRecognizer {
             let to = ((end.as_secs_f64() * 16_000.0) as usize).min(audio.len());
             audio.get(from.min(to)..to).map(<[f32]>::to_vec).unwrap_or_default()
         };
+        tracing::debug!(job = id, start_ms = start.as_millis() as u64, end_ms = end.as_millis() as u64, samples = pcm.len(), "recognition submitted");
         let handle = match self.service.pool.submit(pcm) {
             Ok(h) => h,
             Err(e) => {
@@ -86,6 +87,7 @@ impl Recognize for PoolRecognizer {
     }
 
     fn cancel(&mut self, id: u64) {
+        tracing::debug!(job = id, "recognition cancelled");
         if let Some(c) = self.jobs.remove(&id) {
             c.store(true, Ordering::Relaxed);
         }
