@@ -149,7 +149,9 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
                         tracing::info!(?outcome, "transfer result");
                         let accepted = outcome == TransferOutcome::Completed;
                         if accepted {
+                            // The caller is with the agent now: our leg of the call is over.
                             books.transferred = true;
+                            commands.send(CallCommand::Hangup);
                         }
                         conv.on_transfer_result(accepted, now)
                     }
