@@ -76,26 +76,25 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         cfg.listen = l;
     }
     cfg.validate()?;
-    let greeting = load_prompt(&cfg, &cfg.prompts.greeting).unwrap_or_else(|| {
-        tracing::warn!("no greeting prompt in {}: using a 1 s tone", cfg.prompts.dir.display());
-        Prompt::tone("greeting", 440.0, 1000, 6000)
-    });
     let saturation = load_prompt(&cfg, &cfg.prompts.saturation);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async move {
         let sip = tokio::net::UdpSocket::bind(cfg.listen).await.with_context(|| format!("binding SIP socket {}", cfg.listen))?;
         let bound = sip.local_addr()?;
         let ep_cfg = EndpointConfig::from_config(&cfg, bound.port(), saturation);
-        // Machine-readable line: tests and scripts read the bound port from it.
         let app: Arc<dyn Application> = match args.app {
             AppKind::Script => Arc::new(FixedScript {
-                greeting,
+                greeting: load_prompt(&cfg, &cfg.prompts.greeting).unwrap_or_else(|| {
+                    tracing::warn!("no greeting prompt in {}: using a 1 s tone", cfg.prompts.dir.display());
+                    Prompt::tone("greeting", 440.0, 1000, 6000)
+                }),
                 transfer: cfg.transfer.clone(),
                 flow_header: cfg.flow_header.clone(),
                 collect_for: Duration::from_secs(3),
             }),
             AppKind::Conversation => Arc::new(ConversationApp(Arc::new(conversation(&args.conversation, &cfg).await?))),
         };
+        // Machine-readable line: tests and scripts read the bound port from it.
         println!("listening sip={bound} public={} rtp={}-{}", ep_cfg.public_ip, cfg.rtp_ports.min, cfg.rtp_ports.max);
         tracing::info!(%bound, max_calls = cfg.max_calls, "ivr serve ready");
         let shutdown = async {

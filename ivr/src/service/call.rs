@@ -182,8 +182,17 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
             r = results.recv() => match r {
                 Some(r) => {
                     let now = started.elapsed();
-                    tracing::debug!(job = r.id, wait_ms = r.submitted.elapsed().as_millis() as u64, asr_ms = r.asr_ms, "result");
-                    conv.on_recognized(r.id, r.text, r.understanding, now)
+                    let before = conv.player().last_play.as_ref().map(|(_, at)| *at);
+                    let actions = conv.on_recognized(r.id, r.text, r.understanding, now);
+                    if let Some((key, at)) = &conv.player().last_play {
+                        if Some(*at) != before && key.starts_with("answer/") {
+                            // Speech end → answer audio: the job was submitted once the
+                            // speculative silence had passed, so that silence is added back.
+                            let ms = r.submitted.elapsed().as_millis() as u64 + service.endpoint.speculative_silence_ms;
+                            tracing::info!(latency_ms = ms, asr_ms = r.asr_ms, %key, "answer latency");
+                        }
+                    }
+                    actions
                 }
                 None => Vec::new(),
             },

@@ -125,7 +125,7 @@ pub struct CommandPlayer {
     pub(super) commands: CallCommander,
     pub(super) pending: std::collections::VecDeque<(u64, String)>,
     /// When the current play was asked for (bench: answer latency).
-    pub(super) last_play: Option<(String, Instant)>,
+    pub(crate) last_play: Option<(String, Instant)>,
 }
 
 impl Play for CommandPlayer {
