@@ -31,25 +31,10 @@ pub enum VadError {
     Tensor(#[from] candle_core::Error),
 }
 
-/// `$IVR_VAD_MODEL`, else `models/cache/silero_vad_16k.safetensors` under the
-/// working directory or the checkout the binary was built in.
+/// `$IVR_VAD_MODEL`, else `models/cache/silero_vad_16k.safetensors` (see
+/// [`crate::model::cached_file_path`]).
 pub fn default_weights_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("IVR_VAD_MODEL") {
-        return PathBuf::from(p);
-    }
-    let rel = Path::new("models").join("cache").join(WEIGHTS_FILE);
-    if rel.exists() {
-        return rel;
-    }
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| {
-            exe.ancestors()
-                .skip(1)
-                .map(|d| d.join(&rel))
-                .find(|p| p.exists())
-        })
-        .unwrap_or(rel)
+    crate::model::cached_file_path("IVR_VAD_MODEL", WEIGHTS_FILE)
 }
 
 struct Conv {

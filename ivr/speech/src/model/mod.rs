@@ -18,13 +18,19 @@ pub const F16_FILE: &str = "ggml-base-f16.bin";
 pub const Q8_0_FILE: &str = "ggml-base-q8_0.bin";
 
 /// The model the bot uses unless told otherwise: `$IVR_MODEL`, else
-/// `models/cache/ggml-base-q8_0.bin` under the working directory or, for a
-/// binary run from `target/release`, under the checkout it was built in.
+/// `models/cache/ggml-base-q8_0.bin` (see [`cached_file_path`]).
 pub fn default_model_path() -> PathBuf {
-    if let Some(p) = std::env::var_os("IVR_MODEL") {
+    cached_file_path("IVR_MODEL", Q8_0_FILE)
+}
+
+/// Where a file made by `models/fetch.sh` is found: `$env` when set, else
+/// `models/cache/<file>` under the working directory or, for a binary run from
+/// `target/release`, under the checkout it was built in.
+pub fn cached_file_path(env: &str, file: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(env) {
         return PathBuf::from(p);
     }
-    let rel = Path::new("models").join("cache").join(Q8_0_FILE);
+    let rel = Path::new("models").join("cache").join(file);
     if rel.exists() {
         return rel;
     }
