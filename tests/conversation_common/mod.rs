@@ -77,6 +77,11 @@ impl Server {
         Server { child, port, log, db, dir }
     }
 
+    /// The server's own pid (for a kill -9 by pid in the durability test).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -117,6 +122,16 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Length in ms of a rendered prompt or answer (`answer/<slug>`), read from its WAV file.
+pub fn clip_ms(key: &str) -> u64 {
+    let dir = root().join("prompts/audio");
+    let text = std::fs::read_to_string(dir.join("manifest.json")).expect("prompts/audio/manifest.json (rendered by scripts/setup.sh)");
+    let manifest: serde_json::Value = serde_json::from_str(&text).expect("manifest json");
+    let file = manifest["entries"][key]["file"].as_str().unwrap_or_else(|| panic!("{key} not in the manifest"));
+    let pcm = ivr_dialogue::audio::read_wav(&dir.join(file)).expect("read the rendered clip");
+    pcm.samples.len() as u64 * 1000 / u64::from(pcm.rate.max(1))
 }
 
 /// 8 kHz speech of `text` in the project's prompt voice (SVOX Pico, fr-FR).
