@@ -5,7 +5,6 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,10 +15,10 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-pub fn free_udp_port() -> u16 {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    s.local_addr().expect("local addr").port()
-}
+#[path = "../support/sipp.rs"]
+mod sipp_run;
+#[allow(unused_imports)]
+pub use sipp_run::free_udp_port;
 
 pub struct Server {
     child: Child,
@@ -368,40 +367,7 @@ pub fn call(server: &Server, call_id: &str, xml: &str, limit: Duration) -> (bool
     let dir = tempfile::tempdir().expect("tempdir");
     let sf = dir.path().join("call.xml");
     std::fs::write(&sf, xml).expect("write scenario");
-    let sip_port = free_udp_port().to_string();
-    let media_port = (free_udp_port() & !1).to_string();
-    let mut child = Command::new("sipp")
-        .arg(format!("127.0.0.1:{}", server.port))
-        .arg("-sf")
-        .arg(&sf)
-        .args(["-i", "127.0.0.1", "-p", &sip_port, "-mp", &media_port, "-m", "1", "-l", "1", "-nostdin"])
-        .args(["-timeout", &format!("{}s", limit.as_secs()), "-timeout_error", "-trace_err"])
-        .args(["-cid_str", &format!("{call_id}-%u-%p@%s")])
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn sipp (package sip-tester)");
-    let end = Instant::now() + limit + Duration::from_secs(5);
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break Some(s),
-            Ok(None) if Instant::now() < end => std::thread::sleep(Duration::from_millis(50)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-        }
-    };
-    let mut output = String::new();
-    if let Ok(rd) = std::fs::read_dir(dir.path()) {
-        for e in rd.flatten() {
-            if e.file_name().to_string_lossy().ends_with("errors.log") {
-                output.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
-            }
-        }
-    }
-    (status.is_some_and(|s| s.success()), output)
+    let cid = format!("{call_id}-%u-%p@%s");
+    let (success, logs) = sipp_run::run_sipp(server.port, &sf, &["-cid_str", &cid], limit, &["errors.log"]);
+    (success, logs.into_iter().map(|(_, content)| content).collect())
 }

@@ -4,16 +4,15 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
-pub fn free_udp_port() -> u16 {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    s.local_addr().expect("local addr").port()
-}
+#[path = "../support/sipp.rs"]
+mod sipp_run;
+#[allow(unused_imports)]
+pub use sipp_run::free_udp_port;
 
 /// Distinct RTP port ranges per server in this process (tests run in parallel),
 /// offset by the pid so concurrent test binaries do not collide either.
@@ -114,42 +113,14 @@ pub struct SippRun {
 
 /// Runs a SIPp scenario against the server, killed (by pid) if it overruns `limit`.
 pub fn sipp(server: &Server, name: &str, extra: &[&str], limit: Duration) -> SippRun {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let sip_port = free_udp_port().to_string();
-    let media_port = (free_udp_port() & !1).to_string();
-    let mut fg = Command::new("sipp");
-    fg.arg(format!("127.0.0.1:{}", server.port))
-        .arg("-sf")
-        .arg(scenario(name))
-        .args(["-i", "127.0.0.1", "-p", &sip_port, "-mp", &media_port, "-m", "1", "-l", "1", "-nostdin"])
-        .args(["-timeout", &format!("{}s", limit.as_secs()), "-timeout_error", "-trace_err", "-trace_msg"])
-        .args(extra)
-        .current_dir(dir.path())
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    let mut child = fg.spawn().expect("spawn sipp (package sip-tester)");
-    let end = Instant::now() + limit + Duration::from_secs(5);
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(s)) => break Some(s),
-            Ok(None) if Instant::now() < end => std::thread::sleep(Duration::from_millis(50)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-        }
-    };
+    let mut args = vec!["-trace_msg"];
+    args.extend_from_slice(extra);
+    let (success, logs) =
+        sipp_run::run_sipp(server.port, &scenario(name), &args, limit, &["errors.log", "messages.log"]);
     let mut output = String::new();
-    if let Ok(rd) = std::fs::read_dir(dir.path()) {
-        for e in rd.flatten() {
-            let name = e.file_name().to_string_lossy().to_string();
-            if name.ends_with("errors.log") || name.ends_with("messages.log") {
-                output.push_str(&format!("--- {name}\n"));
-                output.push_str(&std::fs::read_to_string(e.path()).unwrap_or_default());
-            }
-        }
+    for (name, content) in logs {
+        output.push_str(&format!("--- {name}\n"));
+        output.push_str(&content);
     }
-    SippRun { success: status.is_some_and(|s| s.success()), output }
+    SippRun { success, output }
 }
