@@ -9,6 +9,7 @@ mod models;
 mod prompts;
 mod report;
 mod serve;
+mod switch;
 mod transcribe;
 
 #[derive(Parser, Debug)]
@@ -40,6 +41,9 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Answer SIP calls (UDP): the telephony service with the fixed call script.
     Serve(serve::ServeArgs),
+    /// Runtime messages of `ivr serve`: `ivr switch show`, `ivr switch set crisis on`.
+    #[command(subcommand)]
+    Switch(switch::SwitchCommand),
 }
 
 pub fn init_tracing() {
@@ -61,5 +65,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Report(args) => report::run(args),
         Command::Prompts(cmd) => prompts::run(cmd),
         Command::Serve(args) => serve::run(args),
+        Command::Switch(cmd) => switch::run(cmd),
     }
 }

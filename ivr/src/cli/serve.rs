@@ -1,9 +1,13 @@
 //! `ivr serve`: load the configuration, bind the SIP socket, run the telephony
-//! shell with the conversation (or the fixed call script, `--app script`) until Ctrl-C.
+//! shell with the conversation (or the fixed call script, `--app script`) until Ctrl-C
+//! or SIGTERM. Shutdown: calls in progress are ended with a BYE, their records and every
+//! other queued accounting item are committed, then the process exits.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -11,8 +15,11 @@ use clap::Args;
 use ivr_telephony::config::Config;
 use ivr_telephony::endpoint::EndpointConfig;
 use ivr_telephony::media::prompt::Prompt;
+use ivr_telephony::app::CallCommand;
 use ivr_telephony::script::FixedScript;
-use ivr_telephony::server::Application;
+use ivr_telephony::server::{Application, CallCommander, CallHandle};
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::mpsc;
 
 use crate::service::call::ConversationApp;
 use crate::service::{HoursMode, Service, ServiceOptions};
@@ -65,7 +72,15 @@ pub struct ConversationArgs {
     /// Accounting database (`sqlite://path` or `postgres://…`); `none` records nothing.
     #[arg(long, default_value = ivr_accounting::DEFAULT_DB_URL)]
     pub db_url: String,
+    /// Runtime switches (saturation, crisis, closed), read at every call start; a missing
+    /// file means all off. Changed with `ivr switch set`.
+    #[arg(long, default_value = ivr_dialogue::switches::DEFAULT_PATH)]
+    pub switches: PathBuf,
 }
+
+/// How long a shutdown waits for the calls it ended, then for the accounting writer.
+const DRAIN_CALLS: Duration = Duration::from_secs(5);
+const DRAIN_ACCOUNTING: Duration = Duration::from_secs(10);
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let mut cfg = match &args.config {
@@ -79,9 +94,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     let saturation = load_prompt(&cfg, &cfg.prompts.saturation);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async move {
+        // Installed before the port is announced: a signal from then on is a clean stop.
+        let mut signals = StopSignals::install()?;
         let sip = tokio::net::UdpSocket::bind(cfg.listen).await.with_context(|| format!("binding SIP socket {}", cfg.listen))?;
         let bound = sip.local_addr()?;
         let ep_cfg = EndpointConfig::from_config(&cfg, bound.port(), saturation);
+        let mut accounting_writer = None;
         let app: Arc<dyn Application> = match args.app {
             AppKind::Script => Arc::new(FixedScript {
                 greeting: load_prompt(&cfg, &cfg.prompts.greeting).unwrap_or_else(|| {
@@ -92,22 +110,160 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 flow_header: cfg.flow_header.clone(),
                 collect_for: Duration::from_secs(3),
             }),
-            AppKind::Conversation => Arc::new(ConversationApp(Arc::new(conversation(&args.conversation, &cfg).await?))),
+            AppKind::Conversation => {
+                let (service, writer) = conversation(&args.conversation, &cfg).await?;
+                accounting_writer = writer;
+                Arc::new(ConversationApp(Arc::new(service)))
+            }
         };
+        let calls = InProgress::default();
+        let app: Arc<dyn Application> = Arc::new(Tracked { inner: app, calls: calls.clone() });
         // Machine-readable line: tests and scripts read the bound port from it.
         println!("listening sip={bound} public={} rtp={}-{}", ep_cfg.public_ip, cfg.rtp_ports.min, cfg.rtp_ports.max);
         tracing::info!(%bound, max_calls = cfg.max_calls, "ivr serve ready");
+        // The telephony loop keeps running while this future waits: the BYEs it asks for
+        // are sent and the calls' hang-ups reach their tasks, which hand over their records.
         let shutdown = async {
-            let _ = tokio::signal::ctrl_c().await;
+            let name = signals.next().await;
+            let ended = calls.end_all();
+            tracing::info!(signal = name, calls_in_progress = ended, "shutting down: calls in progress (and any answered from now on) ended with a BYE");
+            tokio::select! {
+                left = calls.wait_empty(DRAIN_CALLS) => if left > 0 {
+                    tracing::warn!(calls = left, "calls still in progress at shutdown: the day close counts them lost");
+                },
+                name = signals.next() => tracing::warn!(signal = name, calls = calls.len(), "second signal: not waiting for the calls in progress"),
+            }
         };
         ivr_telephony::server::run(ep_cfg, sip, cfg.listen.ip(), app, shutdown).await?;
+        if let Some((recorder, writer)) = accounting_writer {
+            flush_accounting(recorder, writer).await;
+        }
+        tracing::info!("ivr serve stopped");
         Ok(())
     })
 }
 
+/// SIGINT (Ctrl-C) and SIGTERM (service managers) both stop the service.
+struct StopSignals {
+    int: Signal,
+    term: Signal,
+}
+
+impl StopSignals {
+    fn install() -> anyhow::Result<StopSignals> {
+        Ok(StopSignals {
+            int: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+            term: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+        })
+    }
+
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.int.recv() => "SIGINT",
+            _ = self.term.recv() => "SIGTERM",
+        }
+    }
+}
+
+/// Commits everything the calls handed to the recorder, then lets the writer close the
+/// database. A record handed over before this point is on disk when the process exits.
+async fn flush_accounting(recorder: ivr_accounting::Recorder, writer: ivr_accounting::Writer) {
+    match tokio::time::timeout(DRAIN_ACCOUNTING, recorder.flush()).await {
+        Ok(Ok(())) => tracing::info!("accounting flushed"),
+        Ok(Err(e)) => tracing::error!(error = %e, "accounting not flushed"),
+        Err(_) => tracing::error!(after_s = DRAIN_ACCOUNTING.as_secs(), "accounting flush timed out: the last records may be missing"),
+    }
+    drop(recorder);
+    // The writer ends once the last recorder clone (held by the call tasks' service) is gone.
+    if tokio::time::timeout(DRAIN_ACCOUNTING, writer.join()).await.is_err() {
+        tracing::warn!("accounting writer still open at exit (its items are already committed)");
+    }
+}
+
+/// The calls in progress, by Call-ID, with the commander that can end each one.
+#[derive(Clone, Default)]
+struct InProgress {
+    calls: Arc<Mutex<HashMap<String, CallCommander>>>,
+    stopping: Arc<AtomicBool>,
+}
+
+impl InProgress {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, CallCommander>> {
+        self.calls.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// From now on every call is hung up as soon as it starts; the ones in progress are
+    /// hung up now. Returns how many were.
+    fn end_all(&self) -> usize {
+        self.stopping.store(true, Ordering::SeqCst);
+        let calls = self.lock();
+        for commander in calls.values() {
+            commander.send(CallCommand::Hangup);
+        }
+        calls.len()
+    }
+
+    /// Waits until no call is left or `within` has passed; returns how many are left.
+    async fn wait_empty(&self, within: Duration) -> usize {
+        let end = tokio::time::Instant::now() + within;
+        loop {
+            let left = self.len();
+            if left == 0 || tokio::time::Instant::now() >= end {
+                return left;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// The application wrapped so that shutdown knows the calls in progress: each call's
+/// events pass through a relay task that removes the call once its own task has finished
+/// (after its hang-up, so after its record was handed to the recorder).
+struct Tracked {
+    inner: Arc<dyn Application>,
+    calls: InProgress,
+}
+
+impl Application for Tracked {
+    fn on_call(&self, mut call: CallHandle) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let from_server = std::mem::replace(&mut call.events, rx);
+        let id = call.call_id.clone();
+        self.calls.lock().insert(id.clone(), call.commands.clone());
+        if self.calls.stopping.load(Ordering::SeqCst) {
+            // Answered by the endpoint during shutdown: ended at once (and recorded as such).
+            call.commands.send(CallCommand::Hangup);
+        }
+        tokio::spawn(relay(from_server, tx, id, self.calls.clone()));
+        self.inner.on_call(call);
+    }
+}
+
+async fn relay(
+    mut from_server: mpsc::UnboundedReceiver<ivr_telephony::app::CallEvent>,
+    to_call: mpsc::UnboundedSender<ivr_telephony::app::CallEvent>,
+    id: String,
+    calls: InProgress,
+) {
+    while let Some(event) = from_server.recv().await {
+        if to_call.send(event).is_err() {
+            break;
+        }
+    }
+    // The server dropped the call (after its hang-up): wait for the call's task to finish.
+    to_call.closed().await;
+    calls.lock().remove(&id);
+}
+
 /// Builds the conversation service: models and content load before the port is announced,
 /// so the first call is answered at full speed.
-async fn conversation(a: &ConversationArgs, cfg: &Config) -> anyhow::Result<Service> {
+/// Also returns a recorder clone and the writer, for the flush at shutdown.
+async fn conversation(a: &ConversationArgs, cfg: &Config) -> anyhow::Result<(Service, Option<(ivr_accounting::Recorder, ivr_accounting::Writer)>)> {
+    let mut writer = None;
     let accounting = if a.db_url == "none" {
         None
     } else {
@@ -118,7 +274,8 @@ async fn conversation(a: &ConversationArgs, cfg: &Config) -> anyhow::Result<Serv
             }
         }
         let store = ivr_accounting::Store::connect(&a.db_url).await.context("opening the accounting database")?;
-        let (recorder, _writer) = ivr_accounting::Recorder::start(store.clone(), ivr_accounting::BatchPolicy::default())?;
+        let (recorder, w) = ivr_accounting::Recorder::start(store.clone(), ivr_accounting::BatchPolicy::default())?;
+        writer = Some((recorder.clone(), w));
         Some((recorder, ivr_accounting::Pseudonymizer::new(store)))
     };
     let audio_dir = a.prompts.parent().map(|p| p.join("audio")).unwrap_or_else(|| PathBuf::from("audio"));
@@ -133,9 +290,11 @@ async fn conversation(a: &ConversationArgs, cfg: &Config) -> anyhow::Result<Serv
         hours: a.hours,
         flow_header: cfg.flow_header.clone(),
         transfer: cfg.transfer.clone(),
+        switches: a.switches.clone(),
     };
     // Loading the model and building the index take seconds of CPU: off the runtime.
-    tokio::task::spawn_blocking(move || Service::build(opts, accounting)).await?
+    let service = tokio::task::spawn_blocking(move || Service::build(opts, accounting)).await??;
+    Ok((service, writer))
 }
 
 fn load_prompt(cfg: &Config, id: &str) -> Option<Arc<Prompt>> {

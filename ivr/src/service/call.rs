@@ -7,7 +7,7 @@ use std::time::Duration;
 use ivr_accounting::chrono::Utc;
 use ivr_accounting::{CallRecord, Caller, EndedBy, Event, EventKind, Playback};
 use ivr_dialogue::conversation::{Action, Conversation};
-use ivr_dialogue::policy::{DialogueEvent, Flow, Switches, TransferRequest};
+use ivr_dialogue::policy::{DialogueEvent, Flow, TransferRequest};
 use ivr_speech::audio::resample::StreamResampler;
 use ivr_telephony::app::{CallCommand, CallEvent, HangupBy, TransferOutcome};
 use ivr_telephony::server::{Application, CallHandle};
@@ -108,7 +108,7 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
                         books.push(&service, EventKind::Started { flow: acc_flow, caller });
                         books.push(&service, EventKind::Answered);
                         tracing::info!(flow = flow.number(), open, dialled = ?info.dialled, "call started");
-                        conv.start(flow, at, open, Switches::default(), info.caller.clone(), now)
+                        conv.start(flow, at, open, service.switches_now(), info.caller.clone(), now)
                     }
                     CallEvent::Audio(samples) => {
                         let pcm16 = resampler.push_i16(&samples);

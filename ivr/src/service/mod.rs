@@ -1,21 +1,22 @@
 //! The conversation service: everything a call needs, built once at start-up (recognizer
 //! pool, VAD weights, intent matcher, dialogue tables, rendered audio as playable prompts,
-//! accounting recorder), shared by the per-call tasks of [`call`].
+//! accounting recorder, runtime switches), shared by the per-call tasks of [`call`].
 
 pub mod call;
 mod recognize;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use ivr_accounting::{Pseudonymizer, Recorder};
 use ivr_dialogue::content::Content;
 use ivr_dialogue::endpointing::EndpointConfig;
 use ivr_dialogue::hours::OpeningHours;
-use ivr_dialogue::policy::{Audio, DialogueConfig, Flow};
+use ivr_dialogue::policy::{Audio, DialogueConfig, Flow, Switches};
 use ivr_dialogue::render::AudioLibrary;
+use ivr_dialogue::switches::{describe, SwitchesFile};
 use ivr_speech::asr::{AsrConfig, Recognizer};
 use ivr_speech::pool::AsrPool;
 use ivr_speech::vad::SileroVad;
@@ -45,9 +46,11 @@ pub struct ServiceOptions {
     pub flow_header: String,
     /// Flow ("2"/"3") → agent queue URI.
     pub transfer: BTreeMap<String, String>,
+    /// Runtime switches file (saturation, crisis, closed), polled at every call start.
+    pub switches: PathBuf,
 }
 
-/// Shared, read-only state of all calls.
+/// Shared state of all calls: read-only but for the switches file's cache.
 pub struct Service {
     pub(crate) matcher: nlu::Matcher,
     pub(crate) pool: AsrPool,
@@ -59,6 +62,7 @@ pub struct Service {
     pub(crate) hours_mode: HoursMode,
     pub(crate) flow_header: String,
     pub(crate) accounting: Option<(Recorder, Pseudonymizer)>,
+    pub(crate) switches: Mutex<SwitchesFile>,
 }
 
 impl Service {
@@ -95,8 +99,9 @@ impl Service {
         let config = AsrConfig { threads: opts.asr_threads.max(1), ..AsrConfig::default() };
         let recognizer = Recognizer::load(&opts.model, config).with_context(|| format!("loading the Whisper model {}", opts.model.display()))?;
         let pool = AsrPool::whisper(&recognizer, opts.asr_workers.max(1), opts.asr_queue.max(1))?;
+        let switches = Mutex::new(SwitchesFile::new(&opts.switches));
         tracing::info!(clips = clips.len(), topics = dialogue.topics.len(), workers = opts.asr_workers, "conversation service ready");
-        Ok(Service {
+        let service = Service {
             matcher,
             pool,
             vad,
@@ -107,7 +112,31 @@ impl Service {
             hours_mode: opts.hours,
             flow_header: opts.flow_header,
             accounting,
-        })
+            switches,
+        };
+        let now = service.switches_now();
+        tracing::info!(file = %opts.switches.display(), switches = %describe(now), "runtime switches");
+        Ok(service)
+    }
+
+    /// The switches for a call starting now. The file is re-read only when it changed; one
+    /// that cannot be read or parsed is reported and the last good state is used.
+    pub(crate) fn switches_now(&self) -> Switches {
+        let mut file = self.switches.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let before = file.current();
+        let now = match file.poll() {
+            Ok(s) => s,
+            Err(e) => {
+                // TOML errors span lines (a caret under the column): one log line each.
+                let reason = e.to_string().lines().map(str::trim).filter(|l| !l.is_empty() && *l != "|").collect::<Vec<_>>().join(" ");
+                tracing::warn!(file = %file.path().display(), %reason, kept = %describe(file.current()), "switches file not usable: last good state kept");
+                file.current()
+            }
+        };
+        if now != before {
+            tracing::info!(file = %file.path().display(), "switches changed: {} → {}", describe(before), describe(now));
+        }
+        now
     }
 
     pub(crate) fn is_open(&self, at: ivr_accounting::chrono::DateTime<ivr_accounting::chrono::Utc>) -> bool {
