@@ -60,6 +60,8 @@ pub struct Conversation<R, P> {
     /// The job whose result goes to the dialogue.
     final_job: Option<Job>,
     playing: Option<u64>,
+    /// The caller is speaking (between the endpointer's start and end of an utterance).
+    in_speech: bool,
 }
 
 impl<R: Recognize, P: Play> Conversation<R, P> {
@@ -73,6 +75,7 @@ impl<R: Recognize, P: Play> Conversation<R, P> {
             speculative: None,
             final_job: None,
             playing: None,
+            in_speech: false,
         }
     }
 
@@ -111,7 +114,10 @@ impl<R: Recognize, P: Play> Conversation<R, P> {
         let mut actions = Vec::new();
         for event in self.endpointer.push(speech_prob, now) {
             match event {
-                EndpointEvent::SpeechStart { .. } => actions.extend(self.feed(Input::SpeechStarted { now })),
+                EndpointEvent::SpeechStart { .. } => {
+                    self.in_speech = true;
+                    actions.extend(self.feed(Input::SpeechStarted { now }))
+                }
                 EndpointEvent::SpeculativeEnd { start, end } => {
                     let id = self.job_id();
                     if self.recognizer.submit(id, start, end).is_ok() {
@@ -120,9 +126,11 @@ impl<R: Recognize, P: Play> Conversation<R, P> {
                 }
                 EndpointEvent::SpeechResumed => self.drop_speculative(),
                 EndpointEvent::UtteranceEnd { start, end } | EndpointEvent::MaxLength { start, end } => {
+                    self.in_speech = false;
                     actions.extend(self.utterance_ended(start, end, now));
                 }
                 EndpointEvent::TooShort { .. } => {
+                    self.in_speech = false;
                     self.drop_speculative();
                     actions.extend(self.feed(Input::SpeechDiscarded { now }));
                 }
@@ -138,7 +146,13 @@ impl<R: Recognize, P: Play> Conversation<R, P> {
             return Vec::new();
         }
         self.final_job = None;
-        self.feed(Input::Utterance { text, understanding, now })
+        let mut actions = self.feed(Input::Utterance { text, understanding, now });
+        if self.in_speech {
+            // The caller went on talking before this result came back: the dialogue must
+            // not run its timers (no input, end of a dictation) over those words.
+            actions.extend(self.feed(Input::SpeechStarted { now }));
+        }
+        actions
     }
 
     pub fn on_dtmf(&mut self, digit: char, now: Duration) -> Vec<Action> {
@@ -148,6 +162,7 @@ impl<R: Recognize, P: Play> Conversation<R, P> {
             self.recognizer.cancel(job.id);
         }
         self.endpointer.reset();
+        self.in_speech = false;
         self.feed(Input::Dtmf { digit, now })
     }
 

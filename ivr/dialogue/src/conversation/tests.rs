@@ -184,3 +184,51 @@ fn a_key_cancels_recognition_in_flight() {
     call.finish_playbacks();
     assert!(call.actions.iter().any(|a| matches!(a, Action::Transfer(_))));
 }
+
+/// A caller dictating the details of a procedure starts the next piece before the
+/// recognizer returned the previous one: the pause that ends the dictation waits for them.
+#[test]
+fn words_still_coming_hold_the_end_of_a_dictation() {
+    let mut cfg = DialogueConfig::default();
+    let kind = crate::policy::ProcedureKind::AttestationNonPaiement;
+    cfg.topics.insert("attestation-non-paiement".into(), TopicInfo { action: TopicAction::Procedure(kind), complex: false, urgent: false });
+    let c = Conversation::new(EndpointConfig::default(), cfg, FakeAsr::default(), FakePlayer::default());
+    let mut call = Call { c, t: 0, actions: Vec::new() };
+    let at = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
+    call.c.start(Flow::Choix2, at, true, Switches::default(), None, Duration::ZERO);
+    call.finish_playbacks();
+    let procedure = Understanding { intent: "attestation-non-paiement".into(), score: 0.9, runner_up: None, action: "procedure".into() };
+    let none = Understanding::none();
+    let last_job = |call: &Call| call.c.recognizer().submitted.last().unwrap().0;
+    call.frames(0.9, 60);
+    call.frames(0.0, 40);
+    call.c.on_recognized(last_job(&call), "il me faut une attestation de non paiement".into(), procedure, call.now());
+    call.finish_playbacks();
+    assert_eq!(call.c.player().played.last().unwrap().1, Audio::Prompt("attestation_collect".into()));
+    // The name, then the address begins before the name's result is back.
+    call.frames(0.9, 80);
+    call.frames(0.0, 40);
+    let name = last_job(&call);
+    call.frames(0.9, 20);
+    let a = call.c.on_recognized(name, "Claire Martin".into(), none.clone(), call.now());
+    call.actions.extend(a);
+    call.frames(0.9, 200);
+    let a = call.c.tick(call.now());
+    call.actions.extend(a);
+    let procedures = |call: &Call| {
+        call.actions.iter().filter_map(|a| match a {
+            Action::Event(DialogueEvent::Procedure(r)) => Some(r.transcript.clone()),
+            _ => None,
+        }).collect::<Vec<_>>()
+    };
+    assert!(procedures(&call).is_empty(), "ended while the caller was still speaking");
+    call.frames(0.0, 40);
+    let address = last_job(&call);
+    assert_ne!(address, name);
+    let a = call.c.on_recognized(address, "8 rue des Tilleuls à Nantes".into(), none, call.now());
+    call.actions.extend(a);
+    call.t += 3_000;
+    let a = call.c.tick(call.now());
+    call.actions.extend(a);
+    assert_eq!(procedures(&call), vec!["Claire Martin / 8 rue des Tilleuls à Nantes".to_string()]);
+}

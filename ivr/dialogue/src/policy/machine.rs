@@ -440,7 +440,9 @@ impl Dialogue {
                     self.procedure_text.push_str(" / ");
                 }
                 self.procedure_text.push_str(&text);
-                self.finish_procedure(kind, true, now);
+                // Callers dictate in pieces (name, date, address): a pause or '#' ends the request.
+                self.listening = Some(Waiting::Procedure(kind));
+                self.deadline = Some(now + self.cfg.dictation_pause);
             }
         }
     }
@@ -510,6 +512,12 @@ impl Dialogue {
             return;
         }
         let Some(waiting) = self.listening.clone() else { return };
+        if let Waiting::Procedure(kind) = waiting {
+            // The pause after what the caller said or keyed ends the request: not a silence.
+            if !self.procedure_digits.is_empty() || !self.procedure_text.is_empty() {
+                return self.finish_procedure(kind, true, now);
+            }
+        }
         self.silence_count += 1;
         self.step("silence");
         match waiting {
@@ -523,9 +531,7 @@ impl Dialogue {
             Waiting::Another => self.goodbye(now),
             Waiting::Keypad => self.keypad_invalid(now),
             Waiting::Procedure(kind) => {
-                if !self.procedure_digits.is_empty() {
-                    self.finish_procedure(kind, true, now)
-                } else if self.procedure_reasks == 0 {
+                if self.procedure_reasks == 0 {
                     self.procedure_reasks += 1;
                     self.say(vec![prompt("silence_reask")], After::Listen(Waiting::Procedure(kind)), now)
                 } else {

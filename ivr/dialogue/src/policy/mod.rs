@@ -103,6 +103,10 @@ pub struct DialogueConfig {
     pub uninterruptible: HashSet<String>,
     /// Waiting for the caller to start speaking after a prompt. Default 7 s.
     pub no_input: Duration,
+    /// While a procedure collects details, a pause this long after the caller's last words
+    /// ends the dictation (name, then date, then address come as several utterances).
+    /// Default 3 s.
+    pub dictation_pause: Duration,
     /// Whole call cap: past it the bot says goodbye at the next turn. Default 8 min.
     pub max_call: Duration,
     /// Questions answered per call before the bot closes politely. Default 5.
@@ -122,6 +126,7 @@ impl Default for DialogueConfig {
             transfer_choix3: "sip:agents-choix3@127.0.0.1".into(),
             uninterruptible: HashSet::from(["urgent_safety".to_string()]),
             no_input: Duration::from_secs(7),
+            dictation_pause: Duration::from_secs(3),
             max_call: Duration::from_secs(8 * 60),
             max_answers: 5,
             max_turns: 14,

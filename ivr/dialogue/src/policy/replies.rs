@@ -62,10 +62,17 @@ pub fn classify(text: &str) -> Option<Reply> {
     if norm.contains("autre question") || norm.contains("une question") || norm.contains("autre chose") {
         return Some(Reply::Another);
     }
-    if has_word(&words, &["premier", "premiere", "un", "1"]) && words.len() <= 3 {
+    // "je prends le deuxième, s'il vous plaît" is a choice; "un" or "deux" only in a very
+    // short reply, as they also count things in questions.
+    let core = norm.replace("s il vous plait", " ").replace("merci", " ");
+    let core_len = core.split_whitespace().count();
+    let choice = |ordinals: &[&str], numbers: &[&str]| {
+        (has_word(&words, ordinals) && core_len <= 5) || (has_word(&words, numbers) && words.len() <= 3)
+    };
+    if choice(&["premier", "premiere"], &["un", "1"]) {
         return Some(Reply::First);
     }
-    if has_word(&words, &["deuxieme", "second", "seconde", "deux", "2", "dernier", "derniere"]) && words.len() <= 3 {
+    if choice(&["deuxieme", "second", "seconde", "dernier", "derniere"], &["deux", "2"]) {
         return Some(Reply::Second);
     }
     if norm.contains("au revoir")
@@ -100,6 +107,9 @@ mod tests {
         assert_eq!(classify("je voudrais parler à un conseiller"), Some(Reply::Agent));
         assert_eq!(classify("le premier"), Some(Reply::First));
         assert_eq!(classify("la deuxième"), Some(Reply::Second));
+        assert_eq!(classify("Je prends le deuxième."), Some(Reply::Second));
+        assert_eq!(classify("C'est le premier, s'il vous plaît."), Some(Reply::First));
+        assert_eq!(classify("j'ai deux enfants à charge"), None);
         assert_eq!(classify("comment déclarer mes ressources trimestrielles"), None);
         assert_eq!(classify(""), None);
     }
