@@ -147,6 +147,13 @@ pub fn speak(text: &str, dir: &Path, name: &str) -> Vec<i16> {
 /// A pcap of PCMA RTP packets (20 ms each): `lead_ms` of silence, `speech`, `tail_ms` of silence.
 /// SIPp's `play_pcap_audio` replays it with the packets' timing to the bot.
 pub fn write_pcap(path: &Path, speech: &[i16], lead_ms: u32, tail_ms: u32) {
+    write_pcap_from(path, speech, lead_ms, tail_ms, 0)
+}
+
+/// As [`write_pcap`], the RTP sequence numbers and timestamps starting at packet
+/// `first`: pcaps played one after the other on a call keep its stream going forward
+/// (a receiver drops packets whose sequence number went back).
+pub fn write_pcap_from(path: &Path, speech: &[i16], lead_ms: u32, tail_ms: u32, first: u32) {
     let mut samples = vec![0i16; (lead_ms * 8) as usize];
     samples.extend_from_slice(speech);
     samples.extend(std::iter::repeat(0i16).take((tail_ms * 8) as usize));
@@ -156,8 +163,9 @@ pub fn write_pcap(path: &Path, speech: &[i16], lead_ms: u32, tail_ms: u32) {
     }
     for (i, frame) in samples.chunks(160).enumerate() {
         let mut rtp = vec![0x80u8, 8];
-        rtp.extend_from_slice(&(i as u16).to_be_bytes());
-        rtp.extend_from_slice(&((i as u32) * 160).to_be_bytes());
+        let n = first.wrapping_add(i as u32);
+        rtp.extend_from_slice(&(n as u16).to_be_bytes());
+        rtp.extend_from_slice(&n.wrapping_mul(160).to_be_bytes());
         rtp.extend_from_slice(&0x1234_5678u32.to_be_bytes());
         rtp.extend(frame.iter().map(|s| linear_to_alaw(*s)));
         rtp.resize(12 + 160, linear_to_alaw(0));
@@ -196,6 +204,8 @@ pub enum Step {
     /// Expect the bot's REFER whose `header` matches `regexp`, accept it, report success,
     /// then expect the bot's BYE (the call ends there).
     ExpectRefer { header: &'static str, regexp: String },
+    /// As `ExpectRefer`, with every (header, regexp) checked on the one REFER.
+    ExpectReferHeaders(Vec<(&'static str, String)>),
     /// Expect the bot's BYE (the call ends there).
     ExpectBye,
 }
@@ -275,15 +285,22 @@ const OK_TO_REQUEST: &str = r#"  <send><![CDATA[
     ]]></send>
 "#;
 
-fn refer(header: &str, regexp: &str, cseq: u32) -> String {
+fn refer(checks: &[(&str, &str)], cseq: u32) -> String {
+    let mut eregs = String::new();
+    let mut vars = Vec::new();
+    for (i, (header, regexp)) in checks.iter().enumerate() {
+        let var = if i == 0 { "why".to_string() } else { format!("why{i}") };
+        eregs.push_str(&format!("      <ereg regexp=\"{regexp}\" search_in=\"hdr\" header=\"{header}:\" check_it=\"true\" assign_to=\"{var}\"/>\n"));
+        vars.push(var);
+    }
+    let vars = vars.join(",");
     format!(
         r#"  <recv request="REFER">
     <action>
-      <ereg regexp="{regexp}" search_in="hdr" header="{header}:" check_it="true" assign_to="why"/>
-      <ereg regexp="[^ ].*" search_in="hdr" header="From:" check_it="true" assign_to="srv"/>
+{eregs}      <ereg regexp="[^ ].*" search_in="hdr" header="From:" check_it="true" assign_to="srv"/>
     </action>
   </recv>
-  <Reference variables="why"/>
+  <Reference variables="{vars}"/>
   <send><![CDATA[
       SIP/2.0 202 Accepted
       [last_Via:]
@@ -345,7 +362,12 @@ pub fn scenario( from: &str, flow: u8, steps: &[Step]) -> String {
                 cseq += 1;
             }
             Step::ExpectRefer { header, regexp } => {
-                xml.push_str(&refer(header, regexp, cseq));
+                xml.push_str(&refer(&[(*header, regexp.as_str())], cseq));
+                ended = true;
+            }
+            Step::ExpectReferHeaders(checks) => {
+                let checks: Vec<(&str, &str)> = checks.iter().map(|(h, r)| (*h, r.as_str())).collect();
+                xml.push_str(&refer(&checks, cseq));
                 ended = true;
             }
             Step::ExpectBye => {
