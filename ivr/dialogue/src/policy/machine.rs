@@ -213,7 +213,9 @@ impl Dialogue {
                     self.step("dtmf:0");
                     return self.transfer(TransferReason::Keypad0, now);
                 }
-                if self.guard_turns(now) {
+                // The digits of a number being keyed are one answer, not a turn each.
+                let keying = matches!(waiting, Waiting::Procedure(_)) && digit.is_ascii_digit();
+                if !keying && self.guard_turns(now) {
                     return;
                 }
                 self.on_dtmf(waiting, digit, now);
@@ -397,10 +399,14 @@ impl Dialogue {
                 if u.intent == "@none" && reply == Some(Reply::Goodbye) {
                     return self.goodbye(now);
                 }
+                if reply == Some(Reply::Callback) && u.intent.starts_with('@') {
+                    return self.callback_request(now);
+                }
                 self.act(u, now);
             }
             Waiting::Another => match reply {
                 Some(Reply::Repeat) => self.repeat(now),
+                Some(Reply::Callback) if u.intent.starts_with('@') => self.callback_request(now),
                 Some(Reply::Another) if u.intent == "@none" || u.score < 0.5 => {
                     self.step("another");
                     self.say(vec![prompt("ask_question")], After::Listen(Waiting::Ask), now)

@@ -8,6 +8,8 @@ pub enum Reply {
     Repeat,
     Another,
     Agent,
+    /// "rappelez-moi": the call-back request.
+    Callback,
     Goodbye,
     /// "le premier" / "le deuxième" in a clarification.
     First,
@@ -53,6 +55,10 @@ pub fn classify(text: &str) -> Option<Reply> {
         || norm.contains("pas entendu")
     {
         return Some(Reply::Repeat);
+    }
+    // Before the agent: "qu'un conseiller me rappelle" asks for a call back.
+    if has_word(&words, &["rappeler", "rappelez", "rappelle", "rappele", "rappelee", "rappel"]) {
+        return Some(Reply::Callback);
     }
     if has_word(&words, &["conseiller", "conseillere", "agent", "operateur", "operatrice", "humain", "quelqu", "personne"])
         && !norm.contains("personne a charge")
@@ -105,6 +111,9 @@ mod tests {
         assert_eq!(classify("Non merci, au revoir."), Some(Reply::Goodbye));
         assert_eq!(classify("C'est tout, merci"), Some(Reply::Goodbye));
         assert_eq!(classify("je voudrais parler à un conseiller"), Some(Reply::Agent));
+        assert_eq!(classify("Je voudrais qu'un conseiller me rappelle."), Some(Reply::Callback));
+        assert_eq!(classify("rappelez-moi demain"), Some(Reply::Callback));
+        assert_eq!(classify("je veux être rappelée"), Some(Reply::Callback));
         assert_eq!(classify("le premier"), Some(Reply::First));
         assert_eq!(classify("la deuxième"), Some(Reply::Second));
         assert_eq!(classify("Je prends le deuxième."), Some(Reply::Second));

@@ -359,6 +359,45 @@ fn callback_number_keyed_after_the_spoken_request() {
 }
 
 #[test]
+fn callback_request_by_voice_starts_the_callback_procedure() {
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    // The matcher has no topic for it and hears a conseiller: still a call back, not a transfer.
+    assert_eq!(c.say("je voudrais qu'un conseiller me rappelle", "@agent", "transfer", None), vec![p("callback_collect")]);
+    assert!(c.say("Paul Durand pour mon aide au logement", "@none", "fallback", None).is_empty());
+    assert_eq!(c.wait(3), vec![p("callback_done"), p("another_question")]);
+    assert!(c.transfer().is_none());
+    let rec = c.log.iter().find_map(|o| match o {
+        Output::Event(DialogueEvent::Procedure(r)) => Some(r.clone()),
+        _ => None,
+    }).unwrap();
+    assert_eq!((rec.kind, rec.complete), (ProcedureKind::Rappel, true));
+    // After an answer too; a question that only uses the word stays a question.
+    assert_eq!(c.say("rappelez-moi plutôt", "@none", "fallback", None), vec![p("callback_collect")]);
+    c.key('*');
+    let heard = c.say("pouvez-vous me rappeler le montant de la prime d'activité", "prime-activite", "answer", None);
+    assert_eq!(heard[0], Audio::Answer("prime-activite".into()));
+}
+
+#[test]
+fn keyed_number_is_not_counted_as_turns() {
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    c.say("je veux être rappelé", "rappel", "procedure", None);
+    for d in "0612345678".chars() {
+        c.key(d);
+    }
+    assert_eq!(c.key('#'), vec![p("callback_done"), p("another_question")]);
+    // A few more questions fit in the call: the ten digits did not use its turns up.
+    for _ in 0..4 {
+        c.key('2');
+        let heard = c.say("et la prime d'activité", "prime-activite", "answer", None);
+        assert_eq!(heard[0], Audio::Answer("prime-activite".into()));
+    }
+    assert!(c.transfer().is_none(), "{:?}", c.d.path());
+}
+
+#[test]
 fn callback_procedure_with_silence_ends_with_an_agent() {
     let mut c = Call::start(Flow::Choix2, true, Switches::default());
     c.play_out();

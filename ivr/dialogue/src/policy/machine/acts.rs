@@ -62,16 +62,7 @@ impl Dialogue {
                 After::Listen(Waiting::Another),
                 now,
             ),
-            TopicAction::Procedure(kind) => {
-                self.procedure_text.clear();
-                self.procedure_digits.clear();
-                self.procedure_reasks = 0;
-                let id = match kind {
-                    ProcedureKind::AttestationNonPaiement => "attestation_collect",
-                    ProcedureKind::Rappel => "callback_collect",
-                };
-                self.say(vec![prompt(id)], After::Listen(Waiting::Procedure(kind)), now)
-            }
+            TopicAction::Procedure(kind) => self.start_procedure(kind, now),
             TopicAction::Answer => {
                 self.answers += 1;
                 self.repeats = 0;
@@ -83,6 +74,25 @@ impl Dialogue {
                 self.offer_next(seq, now)
             }
         }
+    }
+
+    pub(super) fn start_procedure(&mut self, kind: ProcedureKind, now: Duration) {
+        self.procedure_text.clear();
+        self.procedure_digits.clear();
+        self.procedure_reasks = 0;
+        let id = match kind {
+            ProcedureKind::AttestationNonPaiement => "attestation_collect",
+            ProcedureKind::Rappel => "callback_collect",
+        };
+        self.say(vec![prompt(id)], After::Listen(Waiting::Procedure(kind)), now)
+    }
+
+    /// The call-back request has no topic of its own: "rappelez-moi" is not a question the
+    /// matcher knows (it says `@none`, or `@agent` when a conseiller is named).
+    pub(super) fn callback_request(&mut self, now: Duration) {
+        self.none_count = 0;
+        self.step("callback");
+        self.start_procedure(ProcedureKind::Rappel, now)
     }
 
     /// After an answer: another question, unless the call has had its share.
