@@ -1,6 +1,7 @@
 //! The conversation paths beyond a plain spoken question, end to end: the keypad menu
 //! reached by silence, the keys offered after an answer, the safety message a caller
-//! cannot cut short, the attestation de non-paiement procedure and the clarify question.
+//! cannot cut short, the two procedures for non-allocataires (attestation de non-paiement,
+//! call-back request) and the clarify question.
 //! SIPp calls `ivr serve` (real Whisper model, Silero VAD, matcher, rendered prompts);
 //! each caller's timeline is laid out from the rendered prompt lengths, and the bot's
 //! path is read from its per-call log lines (`play key=…`, `dialogue event={…}`) and
@@ -356,6 +357,44 @@ fn attestation_procedure(server: &Server, dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// A caller asks to be called back: the call-back procedure collects the number keyed
+/// on the phone, then the name and the reason said aloud, and ends at the caller's pause.
+fn callback_request(server: &Server, dir: &Path) -> Result<(), String> {
+    let number = "0612345678";
+    let mut caller = Caller::new(dir, "callback");
+    let asked = caller.say(1500, "Je voudrais qu'on me rappelle demain matin, s'il vous plaît.");
+    let keys_at = asked + 3000 + clip_ms("prompt/callback_collect");
+    for (i, d) in number.chars().enumerate() {
+        caller.key(keys_at + 300 * i as u64, d);
+    }
+    let said_end = caller.say(keys_at + 300 * number.len() as u64 + 1500, "Paul Durand, c'est pour une question sur l'aide au logement.");
+    let steps = caller.steps(said_end + 12_000, None);
+    let (ok, out, log) = run(server, "callback", "0655500006", &steps, said_end + 30_000);
+    if !ok {
+        return Err(format!("sipp failed: {out}\n{log}"));
+    }
+    if !log.contains("play key=prompt/callback_collect") {
+        return Err(format!("the call-back procedure did not start: {log}"));
+    }
+    let evs = events(&log);
+    let procs = of_kind(&evs, "procedure");
+    let [p] = procs.as_slice() else {
+        return Err(format!("one procedure event expected: {log}"));
+    };
+    let record = &p.event;
+    if record["kind"] != "rappel" || record["complete"] != true || record["digits"] != number {
+        return Err(format!("complete call-back request with the keyed number expected: {record}\n{log}"));
+    }
+    let said = record["transcript"].as_str().unwrap_or("").to_lowercase();
+    if !said.contains("durand") && !said.contains("logement") {
+        return Err(format!("name and reason recorded, got {said:?}\n{log}"));
+    }
+    if !log.contains("play key=prompt/callback_done") || log.contains("play key=prompt/transfer") {
+        return Err(format!("confirmation expected, no transfer: {log}"));
+    }
+    Ok(())
+}
+
 /// A question between two close topics gets the clarify question; "je prends le deuxième" picks
 /// the second topic named, whose answer plays.
 fn clarify_then_the_second_topic(server: &Server, dir: &Path) -> Result<(), String> {
@@ -396,10 +435,15 @@ fn clarify_then_the_second_topic(server: &Server, dir: &Path) -> Result<(), Stri
 }
 
 #[test]
-fn spoken_paths_safety_message_procedure_clarify() {
+fn spoken_paths_safety_message_procedures_clarify() {
     let server = Server::start("always-open", &["--asr-workers", "2", "--asr-threads", "1"]);
     run_paths(
         &server,
-        &[("safety message", &safety_message_is_not_cut), ("attestation", &attestation_procedure), ("clarify", &clarify_then_the_second_topic)],
+        &[
+            ("safety message", &safety_message_is_not_cut),
+            ("attestation", &attestation_procedure),
+            ("call-back", &callback_request),
+            ("clarify", &clarify_then_the_second_topic),
+        ],
     );
 }
