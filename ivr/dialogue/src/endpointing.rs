@@ -108,7 +108,11 @@ pub enum EndpointEvent {
 #[derive(Debug, Clone, Copy)]
 enum State {
     Idle,
-    Speech { start: Duration, voiced_ms: u64, silence_ms: u64, speculative: bool, barged: bool },
+    /// `voice_end` is the end of the last speech frame: the speculative and the final end
+    /// of an utterance are both this stored time, so a job cut at the speculative end is
+    /// recognisably the final one (recomputing it from `now - silence` drifts by the
+    /// clock's jitter and made every final end look new).
+    Speech { start: Duration, voice_end: Duration, voiced_ms: u64, silence_ms: u64, speculative: bool, barged: bool },
 }
 
 /// One per call.
@@ -196,6 +200,7 @@ impl Endpointer {
                         out.push(EndpointEvent::SpeechStart { start: onset });
                         self.state = State::Speech {
                             start: onset,
+                            voice_end: now,
                             voiced_ms: self.run_ms,
                             silence_ms: 0,
                             speculative: false,
@@ -204,11 +209,12 @@ impl Endpointer {
                     }
                 }
             }
-            State::Speech { start, mut voiced_ms, mut silence_ms, mut speculative, barged } => {
+            State::Speech { start, mut voice_end, mut voiced_ms, mut silence_ms, mut speculative, barged } => {
                 let speechy = if in_speech { prob >= self.cfg.neg_threshold } else { voiced };
                 if speechy {
                     voiced_ms += f;
                     silence_ms = 0;
+                    voice_end = now;
                     if speculative {
                         speculative = false;
                         out.push(EndpointEvent::SpeechResumed);
@@ -216,11 +222,11 @@ impl Endpointer {
                 } else {
                     silence_ms += f;
                 }
-                self.state = State::Speech { start, voiced_ms, silence_ms, speculative, barged };
+                self.state = State::Speech { start, voice_end, voiced_ms, silence_ms, speculative, barged };
                 let under_prompt = self.playing.is_some() && !barged;
                 let length = now.saturating_sub(start).as_millis() as u64;
                 if silence_ms >= self.cfg.end_silence(self.context) {
-                    let end = now.saturating_sub(Duration::from_millis(silence_ms));
+                    let end = voice_end;
                     self.state = State::Idle;
                     if under_prompt || voiced_ms < self.cfg.min_speech_ms {
                         out.push(EndpointEvent::TooShort { start, end });
@@ -241,20 +247,20 @@ impl Endpointer {
                     && silence_ms >= self.cfg.speculative_silence_ms
                     && voiced_ms >= self.cfg.min_speech_ms
                 {
-                    let end = now.saturating_sub(Duration::from_millis(silence_ms));
-                    self.state = State::Speech { start, voiced_ms, silence_ms, speculative: true, barged };
+                    let end = voice_end;
+                    self.state = State::Speech { start, voice_end, voiced_ms, silence_ms, speculative: true, barged };
                     out.push(EndpointEvent::SpeculativeEnd { start, end });
                 }
             }
         }
         // Barge-in: checked after the state update so speech start and barge-in can
         // come out of the same frame.
-        if let (Some(true), State::Speech { start, voiced_ms, silence_ms, speculative, barged: false }) =
+        if let (Some(true), State::Speech { start, voice_end, voiced_ms, silence_ms, speculative, barged: false }) =
             (self.playing, self.state)
         {
             if let Some(onset) = self.run_onset {
                 if self.run_ms >= self.cfg.barge_in_ms {
-                    self.state = State::Speech { start, voiced_ms, silence_ms, speculative, barged: true };
+                    self.state = State::Speech { start, voice_end, voiced_ms, silence_ms, speculative, barged: true };
                     out.push(EndpointEvent::BargeIn { onset, at: now });
                 }
             }
@@ -297,6 +303,27 @@ mod tests {
         assert_eq!(kinds[2], EndpointEvent::UtteranceEnd { start: ms(200), end: ms(1200) });
         assert_eq!(ev[2].0, 1200 + 600, "ends after the configured 600 ms of silence");
         assert_eq!(kinds.len(), 3);
+    }
+
+    #[test]
+    fn speculative_and_final_end_are_the_same_time_on_a_jittery_clock() {
+        // Real frame times are never exact multiples of 20 ms (ticks drift by µs, a busy
+        // CPU delays them): the final end must still equal the speculative one, or the
+        // speculative recognition is thrown away and redone.
+        let mut ep = Endpointer::new(EndpointConfig::default());
+        let mut t = Duration::ZERO;
+        let mut ends = Vec::new();
+        for (i, p) in [(0.05f32, 10), (0.9, 50), (0.05, 50)].iter().flat_map(|&(p, n)| std::iter::repeat(p).take(n)).enumerate() {
+            t += Duration::from_micros(20_000 + (i as u64 * 7919) % 900);
+            for e in ep.push(p, t) {
+                match e {
+                    EndpointEvent::SpeculativeEnd { start, end } | EndpointEvent::UtteranceEnd { start, end } => ends.push((start, end)),
+                    _ => {}
+                }
+            }
+        }
+        assert_eq!(ends.len(), 2, "one speculative end, one final end");
+        assert_eq!(ends[0], ends[1]);
     }
 
     #[test]
