@@ -110,7 +110,11 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
                         tracing::info!(flow = flow.number(), open, dialled = ?info.dialled, "call started");
                         conv.start(flow, at, open, service.switches_now(), info.caller.clone(), now)
                     }
-                    CallEvent::Audio(samples) => {
+                    CallEvent::Audio { samples, at } => {
+                        // The frame's own time, not when this task got to it: under CPU
+                        // load frames queue up, and stamping them late would misplace
+                        // speech in the buffer and cut the end of questions.
+                        let now = at.saturating_duration_since(started.into_std());
                         let pcm16 = resampler.push_i16(&samples);
                         match vad.push(&pcm16) {
                             // The VAD works on 32 ms chunks: each 20 ms frame takes the latest.
@@ -124,7 +128,8 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
                         }
                         if let Ok(mut a) = audio.lock() {
                             // The buffer is indexed by call time (the endpointer's clock): audio
-                            // that starts late or has gaps is padded with silence to stay aligned.
+                            // that starts late or has gaps (the caller's phone stopped sending
+                            // during a pause) is padded with silence to stay aligned.
                             let frame_start = (now.saturating_sub(Duration::from_millis(20)).as_secs_f64() * 16_000.0) as usize;
                             if a.len() + 1_600 < frame_start {
                                 a.resize(frame_start, 0.0);

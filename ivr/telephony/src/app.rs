@@ -57,7 +57,10 @@ pub enum TransferOutcome {
 pub enum CallEvent {
     Started(CallInfo),
     /// 20 ms of decoded caller audio at 8 kHz (160 samples), after the jitter buffer.
-    Audio(Vec<i16>),
+    /// `at` is the media tick that took it out of the buffer: the frame's place on the
+    /// call's timeline even when the application reads it late (a busy CPU), so audio
+    /// and the times the application derives from it stay aligned.
+    Audio { samples: Vec<i16>, at: std::time::Instant },
     Dtmf { digit: char, source: DtmfSource },
     PlaybackFinished { prompt_id: String, played_ms: u64, total_ms: u64 },
     PlaybackStopped { prompt_id: String, played_ms: u64, total_ms: u64 },

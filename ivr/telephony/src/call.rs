@@ -248,7 +248,7 @@ impl Call {
         }
         if let Some(audio) = self.stream.pull_audio() {
             if cfg.deliver_audio {
-                self.event(out, CallEvent::Audio(audio));
+                self.event(out, CallEvent::Audio { samples: audio, at: now });
             }
         }
     }

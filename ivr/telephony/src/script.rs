@@ -94,7 +94,7 @@ async fn run(mut call: CallHandle, greeting: Arc<Prompt>, transfer: BTreeMap<Str
                     }
                 }
             }
-            CallEvent::Audio(samples) => {
+            CallEvent::Audio { samples, .. } => {
                 if phase == Phase::Collecting && frames < MAX_RECORD_FRAMES {
                     recorded.extend_from_slice(&samples);
                     frames += 1;
