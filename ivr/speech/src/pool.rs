@@ -6,6 +6,11 @@
 //! or the keypad menu instead of letting latency grow. A handle can be
 //! cancelled (a speculative start made useless by the caller talking on): a
 //! queued job is skipped, a running one is aborted at whisper's next check.
+//!
+//! Workers run at a lower CPU priority ([`WORKER_NICE`]) than the rest of the process:
+//! recognition saturates every core it is given, and the media path (RTP every 20 ms,
+//! the VAD, the endpointer of every call) must win the CPU whenever it needs it, or
+//! calls hear gaps and the endpointer sees speech late.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
@@ -42,6 +47,31 @@ pub enum PoolError {
     Overloaded(usize),
     #[error("recognition pool stopped")]
     Stopped,
+}
+
+/// How much nicer than the process the worker threads are (and the threads whisper.cpp
+/// starts from them, which inherit it): +10 gives a thread of the media path about ten
+/// times their CPU share when both want it.
+pub const WORKER_NICE: i32 = 10;
+
+/// Lowers the calling thread's CPU priority by `nice` (capped at 19; Linux: the nice
+/// value is per thread). Failure (a sandbox forbidding it) is logged and harmless.
+fn lower_this_thread_priority(nice: i32) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: gettid, getpriority and setpriority take plain integers and touch no
+        // memory of ours.
+        let rc = unsafe {
+            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+            let now = libc::getpriority(libc::PRIO_PROCESS, tid);
+            libc::setpriority(libc::PRIO_PROCESS, tid, (now + nice).min(19))
+        };
+        if rc != 0 {
+            tracing::warn!(error = %std::io::Error::last_os_error(), nice, "cannot lower the ASR worker's priority");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = nice;
 }
 
 #[derive(Debug)]
@@ -190,6 +220,7 @@ fn worker_loop<T: Transcribe>(
     queued: Arc<AtomicUsize>,
     busy: Arc<AtomicUsize>,
 ) {
+    lower_this_thread_priority(WORKER_NICE);
     loop {
         // The lock is held only while waiting for the next job, never during work.
         let job = match rx.lock() {
@@ -294,6 +325,29 @@ mod tests {
             assert!(h.wait().unwrap().transcript.is_ok());
         }
         assert!(p.submit(vec![0.0; 4]).is_ok(), "room again once drained");
+    }
+
+    /// Reports the nice value of the thread it runs on.
+    #[cfg(target_os = "linux")]
+    struct Nice;
+
+    #[cfg(target_os = "linux")]
+    impl Transcribe for Nice {
+        fn transcribe(&mut self, _: &[f32], _: &Arc<AtomicBool>) -> Result<Transcript, AsrError> {
+            // SAFETY: plain integer syscalls.
+            let nice = unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::syscall(libc::SYS_gettid) as libc::id_t) };
+            Ok(Transcript { text: nice.to_string(), raw_text: String::new(), audio_ms: 0, asr_ms: 0, no_speech_prob: 0.0 })
+        }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn workers_run_below_the_media_path_priority() {
+        // SAFETY: plain integer syscalls.
+        let ours = unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::syscall(libc::SYS_gettid) as libc::id_t) };
+        let p = AsrPool::new(vec![Nice], 1);
+        let theirs: i32 = p.submit(vec![0.0]).unwrap().wait().unwrap().transcript.unwrap().text.parse().unwrap();
+        assert_eq!(theirs, (ours + WORKER_NICE).min(19), "worker nice {theirs}, caller {ours}");
     }
 
     #[test]
