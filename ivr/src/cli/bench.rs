@@ -3,6 +3,7 @@
 use clap::Subcommand;
 
 mod asr;
+mod call;
 mod events;
 mod nlu;
 mod sip;
@@ -11,6 +12,8 @@ mod sip;
 pub enum BenchCommand {
     /// Speech recognition: WER and real-time factor on the French telephone test set.
     Asr(asr::AsrBenchArgs),
+    /// A conversation as callers hear it: end of speech → first answer audio, p50/p95 at 1 and N callers.
+    Call(call::CallBenchArgs),
     /// Accounting store: events/s on SQLite and PostgreSQL, record() latency on the media path.
     Events(events::EventsArgs),
     /// Intent matcher: index build time, p50/p99 latency, utterances/s (and --loo-every N).
@@ -22,6 +25,7 @@ pub enum BenchCommand {
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Asr(a) => asr::run(a),
+        BenchCommand::Call(a) => call::run(a),
         BenchCommand::Events(a) => events::run(a),
         BenchCommand::Nlu(a) => nlu::run(a),
         BenchCommand::Sip(a) => sip::run(a),

@@ -51,6 +51,8 @@ pub struct AsrConfig {
     /// Least cap on generated tokens; raised with the utterance's length. It
     /// bounds the damage of a decoder loop.
     pub max_tokens: u16,
+    /// whisper.cpp's flash attention (a context setting, fixed when the model loads).
+    pub flash_attn: bool,
 }
 
 impl Default for AsrConfig {
@@ -65,6 +67,7 @@ impl Default for AsrConfig {
             initial_prompt: None,
             audio_ctx: None,
             max_tokens: 48,
+            flash_attn: false,
         }
     }
 }
@@ -101,7 +104,9 @@ impl Recognizer {
         let path_str = path
             .to_str()
             .ok_or_else(|| err("path is not UTF-8".into()))?;
-        let ctx = WhisperContext::new_with_params(path_str, WhisperContextParameters::default())
+        let mut params = WhisperContextParameters::default();
+        params.flash_attn(config.flash_attn);
+        let ctx = WhisperContext::new_with_params(path_str, params)
             .map_err(|e| err(e.to_string()))?;
         Ok(Recognizer {
             ctx: Arc::new(ctx),

@@ -34,9 +34,10 @@ pub struct AsrBenchArgs {
     subset: Option<String>,
     #[arg(long, default_value_t = 2)]
     threads: usize,
-    /// Configurations, comma-separated: MODEL-PRESET[-beamN][-ctxN] with MODEL
+    /// Configurations, comma-separated: MODEL-PRESET[-beamN][-ctxN][-fa] with MODEL
     /// f16|q8, PRESET plain|tuned, beamN a beam width, ctxN an encoder window in
-    /// frames (1500 = 30 s). The first is the baseline of the ratios.
+    /// frames (1500 = 30 s), fa whisper.cpp's flash attention. The first is the
+    /// baseline of the ratios.
     #[arg(
         long,
         default_value = "f16-plain,f16-tuned,q8-plain,q8-tuned,q8-tuned-beam5",
@@ -103,8 +104,10 @@ fn parse_config(label: &str, a: &AsrBenchArgs) -> anyhow::Result<RunConfig> {
                 n.parse()
                     .context("expected ctxN (encoder frames, 1500 = 30 s)")?,
             );
+        } else if opt == "fa" {
+            asr.flash_attn = true;
         } else {
-            bail!("{label}: unknown option {opt} (beamN or ctxN)");
+            bail!("{label}: unknown option {opt} (beamN, ctxN or fa)");
         }
     }
     Ok(RunConfig {
@@ -145,14 +148,16 @@ pub fn run(a: AsrBenchArgs) -> anyhow::Result<()> {
         total_s,
         a.threads
     );
-    let mut loaded: BTreeMap<PathBuf, Recognizer> = BTreeMap::new();
+    // One load per model file and context setting (flash attention is fixed at load).
+    let mut loaded: BTreeMap<(PathBuf, bool), Recognizer> = BTreeMap::new();
     let mut results: Vec<(String, Totals)> = Vec::new();
     for cfg in &configs {
-        if !loaded.contains_key(&cfg.model) {
+        let key = (cfg.model.clone(), cfg.asr.flash_attn);
+        if !loaded.contains_key(&key) {
             let r = Recognizer::load(&cfg.model, cfg.asr.clone())?;
-            loaded.insert(cfg.model.clone(), r);
+            loaded.insert(key.clone(), r);
         }
-        let recognizer = loaded[&cfg.model].with_config(cfg.asr.clone());
+        let recognizer = loaded[&key].with_config(cfg.asr.clone());
         let mut worker = recognizer.worker()?;
         // Warm-up (first-run allocations, page cache), not timed.
         if let Some(pcm) = prepare_file_audio(&audio[0])? {
