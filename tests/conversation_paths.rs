@@ -357,17 +357,19 @@ fn attestation_procedure(server: &Server, dir: &Path) -> Result<(), String> {
     Ok(())
 }
 
-/// A caller asks to be called back: the call-back procedure collects the number keyed
-/// on the phone, then the name and the reason said aloud, and ends at the caller's pause.
+/// A caller asks to be called back: the call-back procedure collects the name and the
+/// reason said aloud, then the number keyed at once with '#' (before the words are even
+/// recognized), as its prompt invites.
 fn callback_request(server: &Server, dir: &Path) -> Result<(), String> {
     let number = "0612345678";
     let mut caller = Caller::new(dir, "callback");
     let asked = caller.say(1500, "Je voudrais qu'on me rappelle demain matin, s'il vous plaît.");
-    let keys_at = asked + 3000 + clip_ms("prompt/callback_collect");
-    for (i, d) in number.chars().enumerate() {
-        caller.key(keys_at + 300 * i as u64, d);
+    let said_at = asked + 3000 + clip_ms("prompt/callback_collect");
+    let said = caller.say(said_at, "Paul Durand, c'est pour une question sur l'aide au logement.");
+    for (i, d) in number.chars().chain(['#']).enumerate() {
+        caller.key(said + 800 + 300 * i as u64, d);
     }
-    let said_end = caller.say(keys_at + 300 * number.len() as u64 + 1500, "Paul Durand, c'est pour une question sur l'aide au logement.");
+    let said_end = said + 800 + 300 * (number.len() as u64 + 1);
     let steps = caller.steps(said_end + 12_000, None);
     let (ok, out, log) = run(server, "callback", "0655500006", &steps, said_end + 30_000);
     if !ok {

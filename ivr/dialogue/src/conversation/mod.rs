@@ -62,6 +62,11 @@ pub struct Conversation<R, P> {
     playing: Option<u64>,
     /// The caller is speaking (between the endpointer's start and end of an utterance).
     in_speech: bool,
+    /// Earlier pieces of a dictation still being recognized: a newer utterance or a key
+    /// does not replace them, as every piece belongs to the request.
+    kept: Vec<Job>,
+    /// Keys typed while pieces of a dictation were being recognized, applied after them.
+    deferred_keys: Vec<char>,
 }
 
 impl<R: Recognize, P: Play> Conversation<R, P> {
@@ -76,6 +81,8 @@ impl<R: Recognize, P: Play> Conversation<R, P> {
             final_job: None,
             playing: None,
             in_speech: false,
+            kept: Vec::new(),
+            deferred_keys: Vec::new(),
         }
     }
 
@@ -102,7 +109,15 @@ impl<R: Recognize, P: Play> Conversation<R, P> {
 
     /// When to call [`Conversation::tick`] at the latest.
     pub fn poll_timeout(&self) -> Option<Duration> {
+        if self.awaiting_dictation() {
+            return None;
+        }
         self.dialogue.poll_timeout()
+    }
+
+    /// Pieces of a dictation are still with the recognizer: the dialogue's timers wait.
+    fn awaiting_dictation(&self) -> bool {
+        self.dialogue.is_collecting() && (self.final_job.is_some() || !self.kept.is_empty())
     }
 
     pub fn start(&mut self, flow: Flow, at: DateTime<Utc>, open: bool, switches: Switches, caller_number: Option<String>, now: Duration) -> Vec<Action> {
@@ -142,15 +157,26 @@ impl<R: Recognize, P: Play> Conversation<R, P> {
 
     /// A recognition result; results of cancelled or superseded jobs are ignored.
     pub fn on_recognized(&mut self, id: u64, text: String, understanding: Understanding, now: Duration) -> Vec<Action> {
-        if self.final_job.map(|j| j.id) != Some(id) {
+        if let Some(i) = self.kept.iter().position(|j| j.id == id) {
+            self.kept.remove(i);
+            if !self.dialogue.is_collecting() {
+                return Vec::new();
+            }
+        } else if self.final_job.map(|j| j.id) == Some(id) {
+            self.final_job = None;
+        } else {
             return Vec::new();
         }
-        self.final_job = None;
         let mut actions = self.feed(Input::Utterance { text, understanding, now });
         if self.in_speech {
             // The caller went on talking before this result came back: the dialogue must
             // not run its timers (no input, end of a dictation) over those words.
             actions.extend(self.feed(Input::SpeechStarted { now }));
+        }
+        if self.kept.is_empty() && self.final_job.is_none() {
+            for digit in std::mem::take(&mut self.deferred_keys) {
+                actions.extend(self.feed(Input::Dtmf { digit, now }));
+            }
         }
         actions
     }
@@ -158,11 +184,21 @@ impl<R: Recognize, P: Play> Conversation<R, P> {
     pub fn on_dtmf(&mut self, digit: char, now: Duration) -> Vec<Action> {
         // A key ends any spoken turn in progress.
         self.drop_speculative();
+        let collecting = self.dialogue.is_collecting();
         if let Some(job) = self.final_job.take() {
-            self.recognizer.cancel(job.id);
+            if collecting {
+                self.kept.push(job);
+            } else {
+                self.recognizer.cancel(job.id);
+            }
         }
         self.endpointer.reset();
         self.in_speech = false;
+        if collecting && !self.kept.is_empty() {
+            // "Paul Durand" then the number keyed at once: the name first, then the keys.
+            self.deferred_keys.push(digit);
+            return Vec::new();
+        }
         self.feed(Input::Dtmf { digit, now })
     }
 
@@ -180,13 +216,17 @@ impl<R: Recognize, P: Play> Conversation<R, P> {
 
     pub fn on_hangup(&mut self, now: Duration) -> Vec<Action> {
         self.drop_speculative();
-        if let Some(job) = self.final_job.take() {
+        for job in self.final_job.take().into_iter().chain(std::mem::take(&mut self.kept)) {
             self.recognizer.cancel(job.id);
         }
+        self.deferred_keys.clear();
         self.feed(Input::Hangup { now })
     }
 
     pub fn tick(&mut self, now: Duration) -> Vec<Action> {
+        if self.awaiting_dictation() {
+            return Vec::new();
+        }
         self.feed(Input::Tick { now })
     }
 
@@ -203,7 +243,11 @@ impl<R: Recognize, P: Play> Conversation<R, P> {
 
     fn utterance_ended(&mut self, start: Duration, end: Duration, now: Duration) -> Vec<Action> {
         if let Some(old) = self.final_job.take() {
-            self.recognizer.cancel(old.id);
+            if self.dialogue.is_collecting() {
+                self.kept.push(old);
+            } else {
+                self.recognizer.cancel(old.id);
+            }
         }
         match self.speculative.take() {
             // Nothing was said after the speculative cut: its result is the answer.

@@ -185,26 +185,39 @@ fn a_key_cancels_recognition_in_flight() {
     assert!(call.actions.iter().any(|a| matches!(a, Action::Transfer(_))));
 }
 
-/// A caller dictating the details of a procedure starts the next piece before the
-/// recognizer returned the previous one: the pause that ends the dictation waits for them.
-#[test]
-fn words_still_coming_hold_the_end_of_a_dictation() {
+/// A call whose caller asked for the `kind` procedure and hears its prompt to the end.
+fn in_procedure(kind: crate::policy::ProcedureKind) -> Call {
     let mut cfg = DialogueConfig::default();
-    let kind = crate::policy::ProcedureKind::AttestationNonPaiement;
-    cfg.topics.insert("attestation-non-paiement".into(), TopicInfo { action: TopicAction::Procedure(kind), complex: false, urgent: false });
+    cfg.topics.insert("procedure".into(), TopicInfo { action: TopicAction::Procedure(kind), complex: false, urgent: false });
     let c = Conversation::new(EndpointConfig::default(), cfg, FakeAsr::default(), FakePlayer::default());
     let mut call = Call { c, t: 0, actions: Vec::new() };
     let at = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
     call.c.start(Flow::Choix2, at, true, Switches::default(), None, Duration::ZERO);
     call.finish_playbacks();
-    let procedure = Understanding { intent: "attestation-non-paiement".into(), score: 0.9, runner_up: None, action: "procedure".into() };
-    let none = Understanding::none();
-    let last_job = |call: &Call| call.c.recognizer().submitted.last().unwrap().0;
+    let procedure = Understanding { intent: "procedure".into(), score: 0.9, runner_up: None, action: "procedure".into() };
     call.frames(0.9, 60);
     call.frames(0.0, 40);
-    call.c.on_recognized(last_job(&call), "il me faut une attestation de non paiement".into(), procedure, call.now());
+    let job = call.c.recognizer().submitted.last().unwrap().0;
+    call.c.on_recognized(job, "je voudrais faire la démarche".into(), procedure, call.now());
     call.finish_playbacks();
+    call
+}
+
+fn procedure_records(call: &Call) -> Vec<crate::policy::ProcedureRecord> {
+    call.actions.iter().filter_map(|a| match a {
+        Action::Event(DialogueEvent::Procedure(r)) => Some(r.clone()),
+        _ => None,
+    }).collect()
+}
+
+/// A caller dictating the details of a procedure starts the next piece before the
+/// recognizer returned the previous one: the pause that ends the dictation waits for them.
+#[test]
+fn words_still_coming_hold_the_end_of_a_dictation() {
+    let mut call = in_procedure(crate::policy::ProcedureKind::AttestationNonPaiement);
     assert_eq!(call.c.player().played.last().unwrap().1, Audio::Prompt("attestation_collect".into()));
+    let none = Understanding::none();
+    let last_job = |call: &Call| call.c.recognizer().submitted.last().unwrap().0;
     // The name, then the address begins before the name's result is back.
     call.frames(0.9, 80);
     call.frames(0.0, 40);
@@ -231,4 +244,49 @@ fn words_still_coming_hold_the_end_of_a_dictation() {
     let a = call.c.tick(call.now());
     call.actions.extend(a);
     assert_eq!(procedures(&call), vec!["Claire Martin / 8 rue des Tilleuls à Nantes".to_string()]);
+}
+
+/// The address ends before the name came back from the recognizer: both are kept.
+#[test]
+fn a_newer_piece_of_a_dictation_does_not_replace_the_one_being_recognized() {
+    let mut call = in_procedure(crate::policy::ProcedureKind::AttestationNonPaiement);
+    call.frames(0.9, 80);
+    call.frames(0.0, 40);
+    let name = call.c.recognizer().submitted.last().unwrap().0;
+    call.frames(0.9, 80);
+    call.frames(0.0, 40);
+    let address = call.c.recognizer().submitted.last().unwrap().0;
+    assert!(!call.c.recognizer().cancelled.contains(&name));
+    assert_eq!(call.c.poll_timeout(), None, "no timer while pieces are being recognized");
+    let a = call.c.on_recognized(name, "Claire Martin".into(), Understanding::none(), call.now());
+    call.actions.extend(a);
+    let a = call.c.on_recognized(address, "8 rue des Tilleuls".into(), Understanding::none(), call.now());
+    call.actions.extend(a);
+    call.t += 3_000;
+    let a = call.c.tick(call.now());
+    call.actions.extend(a);
+    let recs = procedure_records(&call);
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0].transcript, "Claire Martin / 8 rue des Tilleuls");
+}
+
+/// "Paul Durand" said, then the number keyed at once: the name is not dropped for the keys.
+#[test]
+fn keys_typed_after_words_wait_for_their_recognition() {
+    let mut call = in_procedure(crate::policy::ProcedureKind::Rappel);
+    call.frames(0.9, 80);
+    call.frames(0.0, 40);
+    let name = call.c.recognizer().submitted.last().unwrap().0;
+    for d in "0612#".chars() {
+        call.t += 300;
+        let a = call.c.on_dtmf(d, call.now());
+        call.actions.extend(a);
+    }
+    assert!(procedure_records(&call).is_empty(), "'#' waits for the words before it");
+    assert!(!call.c.recognizer().cancelled.contains(&name));
+    let a = call.c.on_recognized(name, "Paul Durand".into(), Understanding::none(), call.now());
+    call.actions.extend(a);
+    let recs = procedure_records(&call);
+    assert_eq!(recs.len(), 1);
+    assert_eq!((recs[0].transcript.as_str(), recs[0].digits.as_str(), recs[0].complete), ("Paul Durand", "0612", true));
 }

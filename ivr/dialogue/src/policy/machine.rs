@@ -140,6 +140,12 @@ impl Dialogue {
         self.ended
     }
 
+    /// A procedure is collecting the caller's details (its prompt playing or listening):
+    /// every piece the caller says or keys belongs to the request.
+    pub fn is_collecting(&self) -> bool {
+        matches!(self.listening, Some(Waiting::Procedure(_))) || matches!(self.after, Some(After::Listen(Waiting::Procedure(_))))
+    }
+
     /// The bot's steps so far (also sent with a transfer).
     pub fn path(&self) -> &[String] {
         &self.path
