@@ -28,10 +28,10 @@ use tokio::net::UdpSocket;
 /// Questions written for this benchmark (none from the evaluation sets), with the topic
 /// that should answer them.
 const QUESTIONS: &[(&str, &str)] = &[
+    ("numero-allocataire-oublie", "Je ne retrouve plus mon numéro d'allocataire."),
+    ("prime-activite", "Est-ce que j'ai droit à la prime d'activité en travaillant à mi-temps ?"),
     ("allocation-rentree-scolaire", "Quand est versée l'allocation de rentrée scolaire pour mon fils qui entre au collège ?"),
     ("changer-adresse", "Je déménage le mois prochain, comment je signale ma nouvelle adresse ?"),
-    ("prime-activite", "Est-ce que j'ai droit à la prime d'activité en travaillant à mi-temps ?"),
-    ("numero-allocataire-oublie", "Je ne retrouve plus mon numéro d'allocataire."),
     ("garde-enfant-cmg", "Quelle aide pour payer l'assistante maternelle qui garde ma fille ?"),
     ("prendre-rendez-vous", "Comment je peux obtenir un rendez-vous à la caf ?"),
     ("declaration-trimestrielle", "Comment je remplis ma déclaration trimestrielle de ressources ?"),
