@@ -162,7 +162,9 @@ fn run_paths(server: &Server, paths: &[(&str, &(dyn Fn(&Server, &Path) -> Result
             .collect()
     });
     eprintln!("{} paths in {:.1} s", paths.len(), started.elapsed().as_secs_f64());
-    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    // The callers' timelines assume the recognizer answers within ~10 s: say so when it did not.
+    let slowest = server.log_text().lines().filter_map(|l| l.split("asr_ms=").nth(1)?.split_whitespace().next()?.parse::<u64>().ok()).max();
+    assert!(failures.is_empty(), "slowest recognition: {slowest:?} ms\n{}", failures.join("\n\n"));
 }
 
 /// The keypad topics of prompts.toml's `[keypad_menu.options]` (lines `digit = "slug"`).
@@ -272,8 +274,8 @@ fn safety_message_is_not_cut(server: &Server, dir: &Path) -> Result<(), String> 
     let slug = "aide-urgence-violences";
     let mut caller = Caller::new(dir, "urgent");
     let asked = caller.say(1500, "Mon compagnon me frappe et j'ai peur de rentrer chez moi ce soir.");
-    // Well inside the safety message (recognition takes a few seconds before it starts).
-    let over_at = asked + 9000;
+    // Inside the 20 s safety message as long as the question is recognized within ~12 s.
+    let over_at = asked + 13_000;
     let over_end = caller.say(over_at, "Attendez, attendez, je voulais surtout savoir comment toucher le RSA.");
     let refer = Step::ExpectReferHeaders(vec![("X-Ivr-Reason", "urgent".into()), ("X-Ivr-Topic", format!("^ *{slug}$"))]);
     let steps = caller.steps(over_end + 500, Some(refer));
