@@ -436,6 +436,12 @@ impl Dialogue {
                     self.topic(&b, now)
                 } else if reply == Some(Reply::Agent) {
                     self.transfer(TransferReason::AgentRequest, now)
+                } else if u.intent == "@none" && self.none_count == 0 {
+                    // A short reply misheard ("le deuxième" written "l'udujan"): the choice
+                    // is asked again, once, rather than the whole question.
+                    self.none_count += 1;
+                    self.step("clarify-again");
+                    self.ask_clarify(a, b, now)
                 } else {
                     self.act(u, now)
                 }

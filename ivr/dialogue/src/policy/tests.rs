@@ -289,6 +289,22 @@ fn clarify_between_two_topics_by_voice_or_key() {
 }
 
 #[test]
+fn misheard_clarify_reply_asks_the_choice_again_once() {
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    c.say("le rsa ou la prime", "rsa-conditions", "clarify", Some("prime-activite"));
+    let again = c.say("l'udujan", "@none", "fallback", None);
+    assert_eq!(again[0], Audio::PromptPart("clarify".into(), 0));
+    assert_eq!(again[3], Audio::Title("prime-activite".into()));
+    assert_eq!(c.say("je prends le deuxième", "@none", "fallback", None)[0], Audio::Answer("prime-activite".into()));
+    // Misheard twice: the keypad menu, as after any second miss, not a loop.
+    c.key('2');
+    c.say("le rsa ou la prime", "rsa-conditions", "clarify", Some("prime-activite"));
+    assert_eq!(c.say("euh", "@none", "fallback", None)[0], Audio::PromptPart("clarify".into(), 0));
+    assert_eq!(c.say("hum", "@none", "fallback", None), vec![p("keypad_menu")]);
+}
+
+#[test]
 fn complex_topic_promotes_an_appointment_and_redirect_choix1() {
     let mut c = Call::start(Flow::Choix2, true, Switches::default());
     c.play_out();

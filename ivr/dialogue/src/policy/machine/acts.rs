@@ -27,17 +27,22 @@ impl Dialogue {
                 self.clarified = true;
                 let a = u.intent;
                 self.step(&format!("clarify:{a}|{b}"));
-                let seq = vec![
-                    Audio::PromptPart("clarify".into(), 0),
-                    Audio::Title(a.clone()),
-                    Audio::PromptPart("clarify".into(), 1),
-                    Audio::Title(b.clone()),
-                    Audio::PromptPart("clarify".into(), 2),
-                ];
-                return self.say(seq, After::Listen(Waiting::Clarify { a, b }), now);
+                return self.ask_clarify(a, b, now);
             }
         }
         self.topic(&u.intent, now)
+    }
+
+    /// "Pour : {a}, dites le premier, ou tapez 1. Pour : {b}, …"
+    pub(super) fn ask_clarify(&mut self, a: String, b: String, now: Duration) {
+        let seq = vec![
+            Audio::PromptPart("clarify".into(), 0),
+            Audio::Title(a.clone()),
+            Audio::PromptPart("clarify".into(), 1),
+            Audio::Title(b.clone()),
+            Audio::PromptPart("clarify".into(), 2),
+        ];
+        self.say(seq, After::Listen(Waiting::Clarify { a, b }), now)
     }
 
     pub(super) fn topic(&mut self, slug: &str, now: Duration) {
