@@ -94,6 +94,9 @@ struct CallOutcome {
     first_audio_ms: Option<f64>,
     /// End of the caller's speech → first voiced packet of the bot's reply.
     reply_ms: Option<f64>,
+    /// |gap − 20 ms| between consecutive packets of the bot's audio, in ms: whether
+    /// recognition running for other callers disturbs playback.
+    jitter_ms: Vec<f64>,
     error: Option<String>,
 }
 
@@ -147,13 +150,16 @@ pub fn run(args: CallBenchArgs) -> anyhow::Result<()> {
     let log_text = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = std::fs::remove_dir_all(&dir);
 
-    println!("  callers  calls  answered  right topic  reply p50  reply p95  max      server p50  greeting first packet p50");
+    println!("  callers  calls  answered  right topic  reply p50  reply p95  max      server p50  of it ASR  greeting first packet p50  bot RTP jitter p99");
     let mut held = 0;
     let mut one_caller_p50 = None;
     for (n, outcomes, wall) in &rows {
         let mut lat = Vec::new();
         let mut server_lat = Vec::new();
+        let mut asr = Vec::new();
         let mut first = Vec::new();
+        let mut jitter: Vec<f64> = outcomes.iter().flat_map(|o| o.jitter_ms.iter().copied()).collect();
+        sort(&mut jitter);
         let (mut answered, mut right) = (0, 0);
         let mut problems = Vec::new();
         for o in outcomes {
@@ -182,15 +188,23 @@ pub fn run(args: CallBenchArgs) -> anyhow::Result<()> {
                     } else {
                         problems.push(format!("{}: answered {slug}", o.slug));
                     }
-                    if let Some(v) = call_log.iter().find_map(|l| l.split("latency_ms=").nth(1)).and_then(|r| r.split_whitespace().next()).and_then(|v| v.parse::<f64>().ok()) {
-                        server_lat.push(v);
-                    }
+                    let field = |name: &str| {
+                        call_log
+                            .iter()
+                            .filter(|l| l.contains("answer latency"))
+                            .find_map(|l| l.split(name).nth(1))
+                            .and_then(|r| r.split_whitespace().next())
+                            .and_then(|v| v.parse::<f64>().ok())
+                    };
+                    server_lat.extend(field("latency_ms="));
+                    asr.extend(field("asr_ms="));
                 }
                 None => problems.push(format!("{}: the reply was {reply_clip:?}, not an answer", o.slug)),
             }
         }
         sort(&mut lat);
         sort(&mut server_lat);
+        sort(&mut asr);
         sort(&mut first);
         let p95 = pct(&lat, 0.95);
         if !lat.is_empty() && p95 <= args.hold_p95_ms as f64 && answered * 10 >= outcomes.len() * 8 {
@@ -200,7 +214,7 @@ pub fn run(args: CallBenchArgs) -> anyhow::Result<()> {
             one_caller_p50 = Some(pct(&lat, 0.5));
         }
         println!(
-            "  {:>7}  {:>5}  {:>8}  {:>11}  {:>7.0} ms {:>7.0} ms {:>6.0} ms {:>8.0} ms  {:>6.0} ms   ({:.0} s)",
+            "  {:>7}  {:>5}  {:>8}  {:>11}  {:>7.0} ms {:>7.0} ms {:>6.0} ms {:>8.0} ms {:>7.0} ms  {:>6.0} ms {:>20.1} ms   ({:.0} s)",
             n,
             outcomes.len(),
             answered,
@@ -209,7 +223,9 @@ pub fn run(args: CallBenchArgs) -> anyhow::Result<()> {
             p95,
             pct(&lat, 1.0),
             pct(&server_lat, 0.5),
+            pct(&asr, 0.5),
             pct(&first, 0.5),
+            pct(&jitter, 0.99),
             wall.as_secs_f64()
         );
         for p in problems {
@@ -435,6 +451,7 @@ async fn talk(server: SocketAddr, call_id: &str, flow: u8, pcm: &[i16], speech_e
     let silence = [0i16; 160];
     let give_up = acked + Duration::from_secs(60);
     let mut sbuf = vec![0u8; 4096];
+    let mut last_rx: Option<tokio::time::Instant> = None;
     let result = loop {
         tokio::select! {
             _ = ticker.tick() => {
@@ -478,6 +495,14 @@ async fn talk(server: SocketAddr, call_id: &str, flow: u8, pcm: &[i16], speech_e
                     continue;
                 }
                 let now = tokio::time::Instant::now();
+                if let Some(prev) = last_rx {
+                    let gap = (now - prev).as_secs_f64() * 1000.0;
+                    // Longer gaps are pauses between prompts, not jitter.
+                    if gap < 200.0 {
+                        outcome.jitter_ms.push((gap - 20.0).abs());
+                    }
+                }
+                last_rx = Some(now);
                 if outcome.first_audio_ms.is_none() {
                     outcome.first_audio_ms = Some((now - acked).as_secs_f64() * 1000.0);
                 }
