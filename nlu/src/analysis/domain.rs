@@ -120,7 +120,25 @@ const PHRASES: &[(&str, &str)] = &[
     ("maison france services", "franceservices"),
     ("violences conjugales", "violence conjugal"),
     ("violence conjugale", "violence conjugal"),
+    // The Caf by its full name.
+    ("caisse allocations familiales", "caf"),
+    ("caisse de allocations familiales", "caf"),
 ];
+
+/// What the recognizer writes for a word said on the phone, corrected before anything
+/// else (so coverage counts the word the caller meant): "caf" comes back as "casse" or
+/// "caisse". Only after the article, so "j'ai cassé" or "ma caisse de retraite" stay.
+const MISHEARD: &[(&str, &str)] = &[("la casse", "la caf"), ("la caisse", "la caf")];
+
+/// Rewrites recognizer mishearings of domain words (see [`MISHEARD`]).
+pub fn correct_misheard(tokens: Vec<String>) -> Vec<String> {
+    rewrite(tokens, misheard_table())
+}
+
+fn misheard_table() -> &'static [(Vec<&'static str>, &'static str)] {
+    static TABLE: std::sync::OnceLock<Vec<(Vec<&'static str>, &'static str)>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| MISHEARD.iter().map(|(p, c)| (p.split(' ').collect(), *c)).collect())
+}
 
 fn split_elision(tok: &str) -> &str {
     if let Some((head, tail)) = tok.split_once('\'') {
@@ -212,7 +230,11 @@ fn phrase_table() -> &'static [(Vec<&'static str>, &'static str)] {
 
 /// Rewrites domain phrases to their canonical token(s).
 pub fn canonical_phrases(tokens: Vec<String>) -> Vec<String> {
-    let table = phrase_table();
+    rewrite(tokens, phrase_table())
+}
+
+/// Replaces every occurrence of a table's phrases, first match (longest first) wins.
+fn rewrite(tokens: Vec<String>, table: &[(Vec<&str>, &str)]) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(tokens.len());
     let mut i = 0;
     while i < tokens.len() {
@@ -236,6 +258,15 @@ pub fn canonical_phrases(tokens: Vec<String>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_caf_misheard_or_named_in_full_is_the_caf() {
+        assert_eq!(correct_misheard(toks("un rendez vous a la caisse")), toks("un rendez vous a la caf"));
+        assert_eq!(correct_misheard(toks("application de la casse")), toks("application de la caf"));
+        assert_eq!(correct_misheard(toks("ma caisse de retraite")), toks("ma caisse de retraite"));
+        assert_eq!(correct_misheard(toks("ai casse mon telephone")), toks("ai casse mon telephone"));
+        assert_eq!(canonical_phrases(toks("ma caisse allocations familiales")), toks("ma caf"));
+    }
 
     fn toks(s: &str) -> Vec<String> {
         s.split(' ').map(String::from).collect()

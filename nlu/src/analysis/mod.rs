@@ -13,7 +13,7 @@ mod stop;
 
 use rust_stemmers::{Algorithm, Stemmer};
 
-pub use domain::{canonical_phrases, elide, join_spelled};
+pub use domain::{canonical_phrases, correct_misheard, elide, join_spelled};
 pub use fold::fold_text;
 pub use numbers::words_to_digits;
 pub use stop::is_stop_word;
@@ -48,9 +48,10 @@ impl std::fmt::Debug for Analyzer {
     }
 }
 
-/// Tokens before the domain phrases are rewritten (elision, numbers, acronyms done).
+/// Tokens before the domain phrases are rewritten (elision, numbers, acronyms and
+/// known mishearings done).
 fn surface_tokens(text: &str) -> Vec<String> {
-    join_spelled(words_to_digits(elide(&fold_text(text))))
+    correct_misheard(join_spelled(words_to_digits(elide(&fold_text(text)))))
 }
 
 /// Canonical tokens of a text (no stop-word removal, no stemming).
