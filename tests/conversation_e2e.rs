@@ -104,6 +104,26 @@ fn asking_for_an_agent_transfers_with_the_reason() {
     assert!(log.contains("target_uri=sip:agents-choix2@127.0.0.1"), "{log}");
 }
 
+/// A recognition slower than the configured wait makes the bot say it is looking, and the
+/// answer still comes (here the wait is set to 300 ms so any recognition is "slow").
+#[test]
+fn a_slow_recognition_is_announced_then_answered() {
+    let server = Server::start("always-open", &["--asr-workers", "1", "--asr-threads", "2", "--wait-prompt-after-ms", "300"]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let speech = speak("Comment est-ce que je peux toucher le RSA ?", dir.path(), "slow");
+    let pcap = dir.path().join("slow.pcap");
+    write_pcap(&pcap, &speech, 300, 17000);
+    let call_id = format!("slow-{}", std::process::id());
+    let steps = [Step::Pause(1500), Step::Audio(pcap), Step::Pause(300 + speech.len() as u32 / 8 + 16000)];
+    let (ok, out) = call(&server, &call_id, &scenario("0633333333", 2, &steps), Duration::from_secs(50));
+    let log = server.call_log(&call_id);
+    assert!(ok, "{out}\n{log}");
+    let notice = log.find("play key=prompt/wait_moment").unwrap_or_else(|| panic!("no wait notice:\n{log}"));
+    let answer = log.find("play key=answer/rsa").unwrap_or_else(|| panic!("no answer:\n{log}"));
+    assert!(notice < answer, "the notice comes before the answer:\n{log}");
+    assert_eq!(log.matches("play key=prompt/wait_moment").count(), 1, "said once:\n{log}");
+}
+
 /// Keys work at any time: 0 during the greeting reaches an agent (REFER, keypad reason).
 #[test]
 fn keypad_zero_during_the_greeting_transfers() {

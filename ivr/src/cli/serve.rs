@@ -66,6 +66,10 @@ pub struct ConversationArgs {
     /// Utterances that may wait for a worker before the bot falls back to the keypad.
     #[arg(long, default_value_t = 8)]
     pub asr_queue: usize,
+    /// Silence after the caller's question, while it is still being recognized, after which
+    /// the bot says it is looking ("un petit instant"); 0 = never.
+    #[arg(long, default_value_t = ivr_dialogue::conversation::SLOW_RECOGNITION.as_millis() as u64)]
+    pub wait_prompt_after_ms: u64,
     /// Opening hours: the CCTP calendar, or forced open/closed.
     #[arg(long, value_enum, default_value_t = HoursMode::Calendar)]
     pub hours: HoursMode,
@@ -287,6 +291,7 @@ async fn conversation(a: &ConversationArgs, cfg: &Config) -> anyhow::Result<(Ser
         asr_workers: a.asr_workers,
         asr_threads: a.asr_threads,
         asr_queue: a.asr_queue,
+        wait_prompt_after: (a.wait_prompt_after_ms > 0).then(|| Duration::from_millis(a.wait_prompt_after_ms)),
         hours: a.hours,
         flow_header: cfg.flow_header.clone(),
         transfer: cfg.transfer.clone(),

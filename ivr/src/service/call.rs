@@ -62,6 +62,7 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
     };
     let player = CommandPlayer { service: Arc::clone(&service), commands: commands.clone(), pending: Default::default(), last_play: None };
     let mut conv: Conv = Conversation::new(service.endpoint.clone(), service.dialogue.clone(), recognizer, player);
+    conv.set_slow_after(service.wait_prompt_after);
     let mut books = Books { call_id: call_id.clone(), events: Vec::new(), transferred: false };
     let mut resampler = match StreamResampler::new(8_000, 16_000) {
         Ok(r) => r,

@@ -41,6 +41,8 @@ pub struct ServiceOptions {
     pub asr_workers: usize,
     pub asr_threads: usize,
     pub asr_queue: usize,
+    /// See `ivr serve --wait-prompt-after-ms`.
+    pub wait_prompt_after: Option<std::time::Duration>,
     pub hours: HoursMode,
     /// Header of the INVITE naming the flow ("2" or "3").
     pub flow_header: String,
@@ -63,6 +65,7 @@ pub struct Service {
     pub(crate) flow_header: String,
     pub(crate) accounting: Option<(Recorder, Pseudonymizer)>,
     pub(crate) switches: Mutex<SwitchesFile>,
+    pub(crate) wait_prompt_after: Option<std::time::Duration>,
 }
 
 impl Service {
@@ -113,6 +116,7 @@ impl Service {
             flow_header: opts.flow_header,
             accounting,
             switches,
+            wait_prompt_after: opts.wait_prompt_after,
         };
         let now = service.switches_now();
         tracing::info!(file = %opts.switches.display(), switches = %describe(now), "runtime switches");

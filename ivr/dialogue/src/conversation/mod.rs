@@ -67,7 +67,16 @@ pub struct Conversation<R, P> {
     kept: Vec<Job>,
     /// Keys typed while pieces of a dictation were being recognized, applied after them.
     deferred_keys: Vec<char>,
+    /// How long after the end of speech a pending recognition makes the bot say it is
+    /// looking (`None`: never). Default [`SLOW_RECOGNITION`].
+    slow_after: Option<Duration>,
+    /// When the pending final recognition becomes slow.
+    slow_at: Option<Duration>,
 }
+
+/// A caller who hears nothing this long after speaking is told the bot is looking
+/// ("un petit instant"): on a phone, silence that long sounds like a dropped line.
+pub const SLOW_RECOGNITION: Duration = Duration::from_millis(3500);
 
 impl<R: Recognize, P: Play> Conversation<R, P> {
     pub fn new(endpoint: EndpointConfig, dialogue: DialogueConfig, recognizer: R, player: P) -> Self {
@@ -83,7 +92,15 @@ impl<R: Recognize, P: Play> Conversation<R, P> {
             in_speech: false,
             kept: Vec::new(),
             deferred_keys: Vec::new(),
+            slow_after: Some(SLOW_RECOGNITION),
+            slow_at: None,
         }
+    }
+
+    /// After how long a pending recognition is announced (`None`: never; benchmarks that
+    /// time the answer itself turn it off).
+    pub fn set_slow_after(&mut self, after: Option<Duration>) {
+        self.slow_after = after;
     }
 
     pub fn recognizer(&self) -> &R {
@@ -112,7 +129,11 @@ impl<R: Recognize, P: Play> Conversation<R, P> {
         if self.awaiting_dictation() {
             return None;
         }
-        self.dialogue.poll_timeout()
+        let slow = self.slow_at.filter(|_| self.final_job.is_some());
+        match (self.dialogue.poll_timeout(), slow) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// Pieces of a dictation are still with the recognizer: the dialogue's timers wait.
@@ -164,6 +185,7 @@ impl<R: Recognize, P: Play> Conversation<R, P> {
             }
         } else if self.final_job.map(|j| j.id) == Some(id) {
             self.final_job = None;
+            self.slow_at = None;
         } else {
             return Vec::new();
         }
@@ -227,7 +249,22 @@ impl<R: Recognize, P: Play> Conversation<R, P> {
         if self.awaiting_dictation() {
             return Vec::new();
         }
-        self.feed(Input::Tick { now })
+        let mut actions = Vec::new();
+        if self.final_job.is_some() && self.slow_at.is_some_and(|t| now >= t) {
+            self.slow_at = None;
+            actions.extend(self.feed(Input::AsrOverloaded { dropped: false, now }));
+        }
+        actions.extend(self.feed(Input::Tick { now }));
+        actions
+    }
+
+    /// When the final recognition of speech that ended at `end` counts as slow; pieces of
+    /// a dictation are not announced (the caller is still giving details).
+    fn slow_deadline(&self, end: Duration) -> Option<Duration> {
+        if self.dialogue.is_collecting() {
+            return None;
+        }
+        self.slow_after.map(|after| end + after)
     }
 
     fn job_id(&mut self) -> u64 {
@@ -253,6 +290,7 @@ impl<R: Recognize, P: Play> Conversation<R, P> {
             // Nothing was said after the speculative cut: its result is the answer.
             Some(job) if job.start == start && job.end == end => {
                 self.final_job = Some(job);
+                self.slow_at = self.slow_deadline(end);
                 Vec::new()
             }
             other => {
@@ -263,6 +301,7 @@ impl<R: Recognize, P: Play> Conversation<R, P> {
                 match self.recognizer.submit(id, start, end) {
                     Ok(()) => {
                         self.final_job = Some(Job { id, start, end });
+                        self.slow_at = self.slow_deadline(end);
                         Vec::new()
                     }
                     Err(Overloaded) => self.feed(Input::AsrOverloaded { dropped: true, now }),

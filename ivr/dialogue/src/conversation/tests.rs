@@ -112,6 +112,58 @@ fn speculative_job_becomes_the_final_one() {
 }
 
 #[test]
+fn a_slow_recognition_is_announced_once_and_the_answer_cuts_the_notice() {
+    let mut call = Call::new();
+    call.finish_playbacks();
+    call.frames(0.9, 60);
+    call.frames(0.0, 40);
+    // Speech ended at 1.2 s: the notice is due 3.5 s later, not before.
+    let due = Duration::from_millis(1200) + SLOW_RECOGNITION;
+    assert_eq!(call.c.poll_timeout().map(|t| t.min(due)), Some(due));
+    let a = call.c.tick(due - Duration::from_millis(20));
+    call.actions.extend(a);
+    assert_ne!(call.last_played(), Audio::Prompt("wait_moment".into()));
+    let a = call.c.tick(due);
+    call.actions.extend(a);
+    assert_eq!(call.last_played(), Audio::Prompt("wait_moment".into()));
+    let a = call.c.tick(due + Duration::from_secs(1));
+    call.actions.extend(a);
+    let notices = call.c.player().played.iter().filter(|p| p.1 == Audio::Prompt("wait_moment".into())).count();
+    assert_eq!(notices, 1, "said once per question");
+    // The result arrives while the notice plays: the answer replaces it.
+    let (id, _, _) = *call.c.recognizer().submitted.last().unwrap();
+    let stops = call.c.player().stops.len();
+    call.c.on_recognized(id, "le rsa".into(), rsa(), due + Duration::from_secs(1));
+    assert_eq!(call.last_played(), Audio::Answer("rsa".into()));
+    assert!(call.c.player().stops.len() > stops || call.c.player().played.len() >= 2);
+}
+
+#[test]
+fn a_fast_recognition_says_nothing_but_the_answer() {
+    let mut call = Call::new();
+    call.finish_playbacks();
+    call.frames(0.9, 60);
+    call.frames(0.0, 40);
+    let (id, _, _) = *call.c.recognizer().submitted.last().unwrap();
+    call.c.on_recognized(id, "le rsa".into(), rsa(), call.now());
+    let a = call.c.tick(Duration::from_secs(10));
+    call.actions.extend(a);
+    assert!(!call.c.player().played.iter().any(|p| p.1 == Audio::Prompt("wait_moment".into())));
+}
+
+#[test]
+fn the_notice_can_be_turned_off() {
+    let mut call = Call::new();
+    call.c.set_slow_after(None);
+    call.finish_playbacks();
+    call.frames(0.9, 60);
+    call.frames(0.0, 40);
+    let a = call.c.tick(Duration::from_secs(6));
+    call.actions.extend(a);
+    assert!(!call.c.player().played.iter().any(|p| p.1 == Audio::Prompt("wait_moment".into())));
+}
+
+#[test]
 fn resumed_speech_cancels_the_speculative_job() {
     let mut call = Call::new();
     call.finish_playbacks();

@@ -229,10 +229,13 @@ impl Dialogue {
             Input::AsrOverloaded { dropped, now } => {
                 let Some(waiting) = self.waiting() else { return };
                 self.overloads += 1;
-                self.step("asr-overload");
-                if dropped || self.overloads >= 2 {
+                if dropped {
+                    // The recognizer refused the words: waiting would not help.
+                    self.step("asr-overload");
                     self.keypad_menu(now);
                 } else {
+                    // Slow, not lost: say so (the answer cuts this prompt when it comes).
+                    self.step("asr-slow");
                     self.say(vec![prompt("wait_moment")], After::Listen(waiting), now);
                 }
             }

@@ -344,6 +344,10 @@ fn start_server(args: &CallBenchArgs, model: &Path, dir: &Path, log: &Path, call
         .arg("--model")
         .arg(model)
         .args(["--asr-workers", &args.asr_workers.to_string(), "--asr-threads", &args.asr_threads.to_string()])
+        // The answer cuts the "un petit instant" notice as soon as it is ready, so the notice
+        // does not change when the answer starts; off, so the first sound a caller hears
+        // after speaking is the answer this benchmark times.
+        .args(["--wait-prompt-after-ms", "0"])
         .arg("--db-url")
         .arg(format!("sqlite://{}", dir.join("bench.sqlite").display()))
         // The bench reads the server's info lines; IVR_BENCH_SERVER_LOG adds more (debug).
