@@ -26,7 +26,16 @@ pub struct JitterStats {
     pub duplicates: u64,
     /// Frames dropped to shrink the delay after a jitter spike.
     pub shed: u64,
+    /// Times the sender's renumbered stream was followed (RFC 3550 A.1).
+    pub resyncs: u64,
 }
+
+/// RFC 3550 A.1: a sequence number this far ahead of the highest seen, or this far behind,
+/// is not the same stream going on: the sender restarted it (a softphone after hold, an
+/// SBC re-anchoring media). Two such packets in a row restart the buffer at the new
+/// numbering; a lone stray one is dropped.
+const MAX_DROPOUT: i64 = 3000;
+const MAX_MISORDER: i64 = 100;
 
 const MIN_TARGET: usize = 1;
 const MAX_TARGET: usize = 10;
@@ -44,6 +53,8 @@ pub struct JitterBuffer {
     epoch: Option<Instant>,
     last_frame: Option<Vec<u8>>,
     repeated: bool,
+    /// After a jump in numbering: the sequence number that would confirm the new numbering.
+    probation: Option<u16>,
     pub stats: JitterStats,
 }
 
@@ -66,6 +77,7 @@ impl JitterBuffer {
             epoch: None,
             last_frame: None,
             repeated: false,
+            probation: None,
             stats: JitterStats::default(),
         }
     }
@@ -80,6 +92,20 @@ impl JitterBuffer {
     }
 
     pub fn push(&mut self, now: Instant, seq: u16, timestamp: u32, payload: Vec<u8>) {
+        if let Some(h) = self.highest {
+            let delta = seq.wrapping_sub(h as u16) as i16 as i64;
+            if delta > MAX_DROPOUT || delta < -MAX_MISORDER {
+                if self.probation != Some(seq) {
+                    self.probation = Some(seq.wrapping_add(1));
+                    self.stats.late += 1;
+                    return;
+                }
+                // Confirmed: the sender renumbered its stream. Start again from here.
+                self.restart();
+                self.stats.resyncs += 1;
+            }
+        }
+        self.probation = None;
         let ext = match self.highest {
             None => seq as u64 + (1 << 32),
             Some(h) => {
@@ -108,6 +134,17 @@ impl JitterBuffer {
         }
         self.highest = Some(self.highest.map_or(ext, |h| h.max(ext)));
         self.target = ((2.0 * self.jitter_ms / FRAME_MS - 1e-6).ceil().max(0.0) as usize + 1).clamp(MIN_TARGET, MAX_TARGET);
+    }
+
+    /// Forgets the old numbering and timing (the statistics stay).
+    fn restart(&mut self) {
+        self.packets.clear();
+        self.next = None;
+        self.highest = None;
+        self.playing = false;
+        self.last_transit = None;
+        self.epoch = None;
+        self.probation = None;
     }
 
     /// The frame for the next 20 ms slot, or None while (re)buffering.
@@ -208,6 +245,36 @@ mod tests {
         }
         assert_eq!(steady.target_frames(), 1);
         assert!(jittery.target_frames() >= 4, "target {}", jittery.target_frames());
+    }
+
+    #[test]
+    fn a_renumbered_stream_is_followed_after_two_packets() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new();
+        for i in 0..4u16 {
+            jb.push(ms(t0, i as u64 * 20), 5000 + i, i as u32 * 160, vec![1]);
+        }
+        while jb.pop().is_some_and(|f| f == Frame::Audio(vec![1])) {}
+        // The sender restarts its numbering far behind (and its timestamps).
+        for i in 0..4u16 {
+            jb.push(ms(t0, 100 + i as u64 * 20), 100 + i, 90_000 + i as u32 * 160, vec![2]);
+        }
+        assert_eq!(jb.stats.resyncs, 1);
+        let got: Vec<Option<Frame>> = (0..3).map(|_| jb.pop()).collect();
+        assert_eq!(got, vec![Some(Frame::Audio(vec![2])); 3], "the new numbering plays (its first packet was the probe)");
+    }
+
+    #[test]
+    fn a_lone_stray_sequence_number_is_dropped() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new();
+        jb.push(ms(t0, 0), 10, 0, vec![1]);
+        jb.push(ms(t0, 20), 11, 160, vec![2]);
+        jb.push(ms(t0, 30), 40_000, 999, vec![9]);
+        jb.push(ms(t0, 40), 12, 320, vec![3]);
+        let got: Vec<Option<Frame>> = (0..3).map(|_| jb.pop()).collect();
+        assert_eq!(got, vec![Some(Frame::Audio(vec![1])), Some(Frame::Audio(vec![2])), Some(Frame::Audio(vec![3]))]);
+        assert_eq!(jb.stats.resyncs, 0);
     }
 
     #[test]
