@@ -47,6 +47,13 @@ pub struct EndpointConfig {
     pub end_silence_yes_no_ms: u64,
     /// Silence that ends a menu answer. Default 450 ms.
     pub end_silence_menu_ms: u64,
+    /// Comfort for slow speakers: an open question with less voiced speech than this so far
+    /// ("bonjour…", "euh, alors…") is a start, not yet the question. Default 1000 ms.
+    pub hesitant_voiced_ms: u64,
+    /// Silence that ends such a short start of an open question. Default 1000 ms. It costs
+    /// no latency when the start *was* the question: recognition begins at the speculative
+    /// silence all the same, and takes longer than the extra wait.
+    pub end_silence_hesitant_ms: u64,
     /// Shorter voiced total is a noise, not an utterance. Default 250 ms.
     pub min_speech_ms: u64,
     /// Utterances are cut here (Whisper's window is 30 s; a question is shorter). Default 15 s.
@@ -70,6 +77,8 @@ impl Default for EndpointConfig {
             end_silence_ms: 600,
             end_silence_yes_no_ms: 350,
             end_silence_menu_ms: 450,
+            hesitant_voiced_ms: 1000,
+            end_silence_hesitant_ms: 1000,
             min_speech_ms: 250,
             max_utterance_ms: 15_000,
             barge_in_ms: 192,
@@ -78,8 +87,12 @@ impl Default for EndpointConfig {
 }
 
 impl EndpointConfig {
-    fn end_silence(&self, context: ListenContext) -> u64 {
+    fn end_silence(&self, context: ListenContext, voiced_ms: u64) -> u64 {
         match context {
+            // A real start (not a noise, which ends as usual) that is still short.
+            ListenContext::OpenQuestion if (self.min_speech_ms..self.hesitant_voiced_ms).contains(&voiced_ms) => {
+                self.end_silence_ms.max(self.end_silence_hesitant_ms)
+            }
             ListenContext::OpenQuestion => self.end_silence_ms,
             ListenContext::YesNo => self.end_silence_yes_no_ms,
             ListenContext::Menu => self.end_silence_menu_ms,
@@ -225,7 +238,7 @@ impl Endpointer {
                 self.state = State::Speech { start, voice_end, voiced_ms, silence_ms, speculative, barged };
                 let under_prompt = self.playing.is_some() && !barged;
                 let length = now.saturating_sub(start).as_millis() as u64;
-                if silence_ms >= self.cfg.end_silence(self.context) {
+                if silence_ms >= self.cfg.end_silence(self.context, voiced_ms) {
                     let end = voice_end;
                     self.state = State::Idle;
                     if under_prompt || voiced_ms < self.cfg.min_speech_ms {
@@ -324,6 +337,30 @@ mod tests {
         }
         assert_eq!(ends.len(), 2, "one speculative end, one final end");
         assert_eq!(ends[0], ends[1]);
+    }
+
+    #[test]
+    fn a_hesitant_start_waits_longer_than_a_question() {
+        // "Bonjour…" (600 ms), an 800 ms pause, then the question: one utterance.
+        let mut ep = Endpointer::new(EndpointConfig::default());
+        let mut t = 0;
+        let ev = feed(&mut ep, &mut t, &[(0.9, 30), (0.05, 40), (0.9, 80), (0.05, 50)]);
+        let ends: Vec<_> = ev.iter().filter(|(_, e)| matches!(e, EndpointEvent::UtteranceEnd { .. })).collect();
+        assert_eq!(ends.len(), 1, "{ev:?}");
+        assert_eq!(ends[0].1, EndpointEvent::UtteranceEnd { start: ms(0), end: ms(3000) });
+        // Once the question is long enough, the usual 600 ms ends it.
+        assert_eq!(ends[0].0, 3000 + 600);
+        // A short start that is all the caller says ends after the longer silence.
+        let mut ep = Endpointer::new(EndpointConfig::default());
+        let mut t = 0;
+        let ev = feed(&mut ep, &mut t, &[(0.9, 30), (0.05, 60)]);
+        assert!(ev.iter().any(|(at, e)| matches!(e, EndpointEvent::UtteranceEnd { .. }) && *at == 600 + 1000), "{ev:?}");
+        // Where a yes/no is expected, a short answer ends at its own silence.
+        let mut ep = Endpointer::new(EndpointConfig::default());
+        ep.set_context(ListenContext::YesNo);
+        let mut t = 0;
+        let ev = feed(&mut ep, &mut t, &[(0.9, 20), (0.05, 30)]);
+        assert!(ev.iter().any(|(at, e)| matches!(e, EndpointEvent::UtteranceEnd { .. }) && *at == 400 + 360), "{ev:?}");
     }
 
     #[test]

@@ -185,7 +185,7 @@ fn resumed_speech_cancels_the_speculative_job() {
 fn barge_in_stops_playback_within_200_ms_and_ignores_a_cough() {
     let mut call = Call::new();
     call.finish_playbacks();
-    call.frames(0.9, 40);
+    call.frames(0.9, 60);
     call.frames(0.0, 40);
     let id = call.c.recognizer().submitted.last().unwrap().0;
     call.c.on_recognized(id, "rsa".into(), rsa(), call.now());
@@ -218,7 +218,7 @@ fn full_recognizer_falls_back_to_the_keypad() {
     let mut call = Call::new();
     call.finish_playbacks();
     call.c.recognizer.full = true;
-    call.frames(0.9, 30);
+    call.frames(0.9, 60);
     call.frames(0.0, 40);
     assert_eq!(call.last_played(), Audio::Prompt("keypad_menu".into()));
 }
