@@ -408,14 +408,14 @@ impl Dialogue {
                 if u.intent == "@none" && reply == Some(Reply::Goodbye) {
                     return self.goodbye(now);
                 }
-                if reply == Some(Reply::Callback) && u.intent.starts_with('@') {
+                if reply == Some(Reply::Callback) && (u.intent.starts_with('@') || replies::asks_call_back(&text)) {
                     return self.callback_request(now);
                 }
                 self.act(u, now);
             }
             Waiting::Another => match reply {
                 Some(Reply::Repeat) => self.repeat(now),
-                Some(Reply::Callback) if u.intent.starts_with('@') => self.callback_request(now),
+                Some(Reply::Callback) if u.intent.starts_with('@') || replies::asks_call_back(&text) => self.callback_request(now),
                 Some(Reply::Another) if u.intent == "@none" || u.score < 0.5 => {
                     self.step("another");
                     self.say(vec![prompt("ask_question")], After::Listen(Waiting::Ask), now)

@@ -39,6 +39,28 @@ fn has_word(words: &[&str], any: &[&str]) -> bool {
     words.iter().any(|w| any.contains(w))
 }
 
+/// Wordings that can only mean "call me back" ("je voudrais être rappelé", "rappelez-moi"),
+/// unlike "rappeler" alone, which is also "remember" ("je ne me rappelle plus de mon mot de
+/// passe"). These start the call-back procedure even when the matcher found a topic.
+pub fn asks_call_back(text: &str) -> bool {
+    let norm = format!(" {} ", normalize(text));
+    [
+        " etre rappele ",
+        " etre rappelee ",
+        " etre rappeles ",
+        " etre rappelees ",
+        " rappelez moi ",
+        " rappeler moi ",
+        " qu on me rappelle ",
+        " que l on me rappelle ",
+        " que vous me rappeliez ",
+        " me faire rappeler ",
+        " demande de rappel ",
+    ]
+    .iter()
+    .any(|p| norm.contains(p))
+}
+
 /// Classify a short reply; `None` when it is not one of the short replies (it may then be
 /// a new question for the matcher).
 pub fn classify(text: &str) -> Option<Reply> {
@@ -114,6 +136,11 @@ mod tests {
         assert_eq!(classify("Je voudrais qu'un conseiller me rappelle."), Some(Reply::Callback));
         assert_eq!(classify("rappelez-moi demain"), Some(Reply::Callback));
         assert_eq!(classify("je veux être rappelée"), Some(Reply::Callback));
+        assert!(asks_call_back("Je voudrais être rappelé par la caf, s'il vous plaît."));
+        assert!(asks_call_back("Rappelez-moi demain matin."));
+        assert!(asks_call_back("est-ce qu'on peut me faire rappeler"));
+        assert!(!asks_call_back("je ne me rappelle plus de mon mot de passe"));
+        assert!(!asks_call_back("je n'arrive pas à me rappeler mon identifiant"));
         assert_eq!(classify("le premier"), Some(Reply::First));
         assert_eq!(classify("la deuxième"), Some(Reply::Second));
         assert_eq!(classify("Je prends le deuxième."), Some(Reply::Second));

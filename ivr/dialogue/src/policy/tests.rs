@@ -396,6 +396,20 @@ fn callback_request_by_voice_starts_the_callback_procedure() {
 }
 
 #[test]
+fn an_unambiguous_call_back_wording_wins_over_the_topic_the_matcher_saw() {
+    // "rappeler" also means "remember", so the matcher may hear a topic in a call-back
+    // request ("je voudrais être rappelé" came out as the forgotten-password topic).
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    assert_eq!(c.say("je voudrais être rappelé par la caf", "prime-activite", "answer", None), vec![p("callback_collect")]);
+    // "Remember" stays a question for its topic.
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    let heard = c.say("je ne me rappelle plus du montant de ma prime d'activité", "prime-activite", "answer", None);
+    assert_eq!(heard[0], Audio::Answer("prime-activite".into()));
+}
+
+#[test]
 fn keyed_number_is_not_counted_as_turns() {
     let mut c = Call::start(Flow::Choix2, true, Switches::default());
     c.play_out();
