@@ -214,6 +214,12 @@ impl Dialogue {
                     Some(w) => w,
                     None => return,
                 };
+                // A message that must be heard (crisis) is not skipped by a key; 0 still
+                // reaches an agent, as it does at any time.
+                if self.current.as_ref().is_some_and(|p| !p.interruptible) && digit != '0' {
+                    self.step("dtmf-ignored");
+                    return;
+                }
                 self.interrupt();
                 if digit == '0' && !matches!(waiting, Waiting::Procedure(_)) {
                     self.step("dtmf:0");

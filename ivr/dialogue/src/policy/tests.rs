@@ -20,6 +20,8 @@ fn config() -> DialogueConfig {
     add("rappel", TopicAction::Procedure(ProcedureKind::Rappel), false, false);
     add("reclamation", TopicAction::Transfer, false, false);
     cfg.keypad = vec![('1', "prime-activite".into()), ('2', "rsa-conditions".into())];
+    // As in prompts/prompts.toml.
+    cfg.uninterruptible.insert("crisis".into());
     cfg
 }
 
@@ -137,6 +139,26 @@ fn closed_hours_and_switches() {
     assert_eq!(c.play_out(), vec![p("greeting_choix2"), p("crisis"), p("saturation"), p("ask_question")]);
     let mut c = Call::start(Flow::Choix2, true, Switches { closed: true, ..Switches::default() });
     assert_eq!(c.play_out(), vec![p("closed")]);
+}
+
+#[test]
+fn a_key_does_not_skip_the_crisis_message_but_0_reaches_an_agent() {
+    let crisis = Switches { crisis: true, ..Switches::default() };
+    let mut c = Call::start(Flow::Choix2, true, crisis);
+    let (id, audio) = c.playing.clone().unwrap();
+    assert_eq!(audio, p("greeting_choix2"));
+    c.now += Duration::from_secs(1);
+    c.input(Input::PlaybackFinished { id, played_ms: 1000, total_ms: 1000, now: c.now });
+    assert_eq!(c.playing.as_ref().map(|x| x.1.clone()), Some(p("crisis")));
+    let out = c.input(Input::Dtmf { digit: '1', now: c.now });
+    assert!(!out.iter().any(|o| matches!(o, Output::StopPlayback)), "{out:?}");
+    assert_eq!(c.play_out(), vec![p("crisis"), p("ask_question")]);
+    let mut c = Call::start(Flow::Choix2, true, crisis);
+    let (id, _) = c.playing.clone().unwrap();
+    c.input(Input::PlaybackFinished { id, played_ms: 1000, total_ms: 1000, now: c.now });
+    c.input(Input::Dtmf { digit: '0', now: c.now });
+    c.play_out();
+    assert_eq!(c.transfer().unwrap().reason, TransferReason::Keypad0);
 }
 
 #[test]
