@@ -548,9 +548,18 @@ impl Dialogue {
         self.silence_count += 1;
         self.step("silence");
         match waiting {
-            Waiting::Ask | Waiting::Clarify { .. } => {
+            Waiting::Ask => {
                 if self.silence_count == 1 {
                     self.say(vec![prompt("silence_reask")], After::Listen(Waiting::Ask), now)
+                } else {
+                    self.keypad_menu(now)
+                }
+            }
+            // The caller has already asked: offer the same two choices again, not the
+            // whole question.
+            Waiting::Clarify { a, b } => {
+                if self.silence_count == 1 {
+                    self.ask_clarify(a, b, now)
                 } else {
                     self.keypad_menu(now)
                 }

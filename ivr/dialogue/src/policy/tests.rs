@@ -311,6 +311,22 @@ fn clarify_between_two_topics_by_voice_or_key() {
 }
 
 #[test]
+fn silence_at_the_clarify_question_offers_the_choice_again_then_the_keypad() {
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    c.say("le rsa ou la prime", "rsa-conditions", "clarify", Some("prime-activite"));
+    let again = c.wait(8);
+    assert_eq!(again[0], Audio::PromptPart("clarify".into(), 0));
+    assert_eq!(again[1], Audio::Title("rsa-conditions".into()));
+    assert_eq!(c.key('2')[0], Audio::Answer("prime-activite".into()));
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    c.say("le rsa ou la prime", "rsa-conditions", "clarify", Some("prime-activite"));
+    c.wait(8);
+    assert_eq!(c.wait(8), vec![p("keypad_menu")]);
+}
+
+#[test]
 fn misheard_clarify_reply_asks_the_choice_again_once() {
     let mut c = Call::start(Flow::Choix2, true, Switches::default());
     c.play_out();
