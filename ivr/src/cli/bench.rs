@@ -6,6 +6,7 @@ mod asr;
 mod call;
 mod events;
 mod nlu;
+mod server_child;
 mod sip;
 
 #[derive(Subcommand, Debug)]

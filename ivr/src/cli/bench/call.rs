@@ -14,13 +14,14 @@
 //! (endpoint wait, queueing, matcher, playback start, network) adds.
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+
+use super::server_child::ServerChild;
 use clap::Args;
 use ivr_telephony::rtp::g711::{alaw_to_linear, linear_to_alaw};
 use tokio::net::UdpSocket;
@@ -292,36 +293,6 @@ fn asr_baseline(model: &Path, threads: usize, questions: &[Question]) -> anyhow:
     Ok(times)
 }
 
-struct ServerChild {
-    child: std::process::Child,
-    addr: SocketAddr,
-}
-
-impl ServerChild {
-    /// SIGINT (the server flushes its records), then kill after 5 s; by our child's pid only.
-    fn stop(&mut self) {
-        let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
-        let end = Instant::now() + Duration::from_secs(5);
-        while Instant::now() < end {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for ServerChild {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 fn start_server(args: &CallBenchArgs, model: &Path, dir: &Path, log: &Path, callers: usize) -> anyhow::Result<ServerChild> {
     let max = callers * 2 + 10;
     let port_base = 42_000 + (std::process::id() % 1000) as usize * 8;
@@ -334,8 +305,8 @@ fn start_server(args: &CallBenchArgs, model: &Path, dir: &Path, log: &Path, call
         ),
     )?;
     let log_file = std::fs::File::create(log).with_context(|| format!("creating {}", log.display()))?;
-    let mut child = Command::new(std::env::current_exe()?)
-        .args(["serve", "--listen", "127.0.0.1:0", "--hours", "always-open", "--config"])
+    let mut cmd = ServerChild::command()?;
+    cmd.args(["--listen", "127.0.0.1:0", "--hours", "always-open", "--config"])
         .arg(&cfg)
         .arg("--knowledge")
         .arg(&args.knowledge)
@@ -353,22 +324,8 @@ fn start_server(args: &CallBenchArgs, model: &Path, dir: &Path, log: &Path, call
         // The bench reads the server's info lines; IVR_BENCH_SERVER_LOG adds more (debug).
         .env("IVR_LOG", std::env::var("IVR_BENCH_SERVER_LOG").unwrap_or_else(|_| "info,tantivy=warn".into()))
         .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log_file))
-        .spawn()
-        .context("starting ivr serve")?;
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().context("server stdout")?).read_line(&mut line)?;
-    let addr = line.split_whitespace().find_map(|w| w.strip_prefix("sip=")).and_then(|a| a.parse().ok());
-    let mut server = ServerChild { child, addr: "127.0.0.1:9".parse()? };
-    match addr {
-        Some(a) => server.addr = a,
-        None => {
-            server.stop();
-            anyhow::bail!("ivr serve did not start ({line:?}); its log: {}", log.display());
-        }
-    }
-    Ok(server)
+        .stderr(Stdio::from(log_file));
+    ServerChild::spawn(cmd).with_context(|| format!("its log: {}", log.display()))
 }
 
 /// `n` callers, each asking `per_caller` questions one call after another, started

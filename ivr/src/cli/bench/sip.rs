@@ -6,12 +6,11 @@
 //! the RTP inter-packet jitter (|arrival gap − 20 ms|: p50/p99/max), failed calls,
 //! and the server's resident memory per call.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
+use super::server_child::ServerChild;
 use clap::Args;
 use tokio::net::UdpSocket;
 
@@ -49,28 +48,15 @@ pub fn run(args: SipBenchArgs) -> anyhow::Result<()> {
             prompts.display()
         ),
     )?;
-    let mut child = Command::new(std::env::current_exe()?)
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&cfg)
-        .env("IVR_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .context("starting ivr serve")?;
-    let pid = child.id();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().context("server stdout")?).read_line(&mut line)?;
-    let server: SocketAddr = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("sip="))
-        .and_then(|a| a.parse().ok())
-        .with_context(|| format!("server did not report its address: {line:?}"))?;
+    let mut cmd = ServerChild::command()?;
+    cmd.args(["--listen", "127.0.0.1:0", "--config"]).arg(&cfg).env("IVR_LOG", "warn").stderr(Stdio::inherit());
+    let mut server = ServerChild::spawn(cmd)?;
+    let (pid, server_addr) = (server.pid(), server.addr);
     let rss_idle = rss_kb(pid);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let started = Instant::now();
-    let (results, rss_peak) = rt.block_on(load(server, &args, pid));
-    let _ = child.kill();
-    let _ = child.wait();
+    let (results, rss_peak) = rt.block_on(load(server_addr, &args, pid));
+    server.stop();
     let _ = std::fs::remove_dir_all(&dir);
 
     let ok = results.iter().filter(|r| r.ok).count();
