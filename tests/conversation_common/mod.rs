@@ -4,9 +4,8 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use ivr_telephony::rtp::g711::linear_to_alaw;
@@ -15,6 +14,8 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+#[path = "../support/serve.rs"]
+mod serve_run;
 #[path = "../support/sipp.rs"]
 mod sipp_run;
 #[allow(unused_imports)]
@@ -45,10 +46,9 @@ impl Server {
         std::fs::write(&cfg_path, cfg).expect("write config");
         let log = dir.path().join("server.log");
         let db = dir.path().join("ivr.sqlite");
-        let log_file = std::fs::File::create(&log).expect("log file");
         let r = root();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ivr"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--hours", hours, "--config"])
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ivr"));
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--hours", hours, "--config"])
             .arg(&cfg_path)
             .arg("--knowledge")
             .arg(r.join("knowledge"))
@@ -58,21 +58,8 @@ impl Server {
             .arg(format!("sqlite://{}", db.display()))
             .args(extra)
             .current_dir(&r)
-            .env("IVR_LOG", "info,tantivy=warn")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log_file))
-            .spawn()
-            .expect("spawn ivr serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut line);
-        let port = line.split_whitespace().find_map(|w| w.strip_prefix("sip=")).and_then(|a| a.rsplit(':').next()).and_then(|p| p.parse().ok());
-        let Some(port) = port else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("ivr serve did not start: {line:?} log: {}", std::fs::read_to_string(&log).unwrap_or_default());
-        };
+            .env("IVR_LOG", "info,tantivy=warn");
+        let (child, port) = serve_run::spawn(cmd, &log);
         Server { child, port, log, db, dir }
     }
 

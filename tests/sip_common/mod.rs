@@ -3,12 +3,13 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
+#[path = "../support/serve.rs"]
+mod serve_run;
 #[path = "../support/sipp.rs"]
 mod sipp_run;
 #[allow(unused_imports)]
@@ -47,30 +48,9 @@ impl Server {
         let cfg_path = dir.path().join("ivr.toml");
         std::fs::write(&cfg_path, cfg).expect("write config");
         let log = dir.path().join("server.log");
-        let log_file = std::fs::File::create(&log).expect("log file");
-        let mut child = Command::new(env!("CARGO_BIN_EXE_ivr"))
-            .args(["serve", "--app", "script", "--listen", "127.0.0.1:0", "--config"])
-            .arg(&cfg_path)
-            .env("IVR_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log_file))
-            .spawn()
-            .expect("spawn ivr serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        let mut reader = BufReader::new(stdout);
-        let _ = reader.read_line(&mut line);
-        let port = line
-            .split_whitespace()
-            .find_map(|w| w.strip_prefix("sip="))
-            .and_then(|a| a.rsplit(':').next())
-            .and_then(|p| p.parse().ok());
-        let Some(port) = port else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("ivr serve did not report its port: {line:?} log: {}", std::fs::read_to_string(&log).unwrap_or_default());
-        };
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ivr"));
+        cmd.args(["serve", "--app", "script", "--listen", "127.0.0.1:0", "--config"]).arg(&cfg_path).env("IVR_LOG", "info");
+        let (child, port) = serve_run::spawn(cmd, &log);
         Server { child, port, log, _dir: dir }
     }
 
