@@ -70,8 +70,8 @@ pub struct Conversation<R, P> {
     /// How long after the end of speech a pending recognition makes the bot say it is
     /// looking (`None`: never). Default [`SLOW_RECOGNITION`].
     slow_after: Option<Duration>,
-    /// When the pending final recognition becomes slow.
-    slow_at: Option<Duration>,
+    /// The final job the caller was already told to wait for (once per question).
+    slow_told: Option<u64>,
 }
 
 /// A caller who hears nothing this long after speaking is told the bot is looking
@@ -93,7 +93,7 @@ impl<R: Recognize, P: Play> Conversation<R, P> {
             kept: Vec::new(),
             deferred_keys: Vec::new(),
             slow_after: Some(SLOW_RECOGNITION),
-            slow_at: None,
+            slow_told: None,
         }
     }
 
@@ -129,8 +129,7 @@ impl<R: Recognize, P: Play> Conversation<R, P> {
         if self.awaiting_dictation() {
             return None;
         }
-        let slow = self.slow_at.filter(|_| self.final_job.is_some());
-        match (self.dialogue.poll_timeout(), slow) {
+        match (self.dialogue.poll_timeout(), self.slow_deadline()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -185,7 +184,6 @@ impl<R: Recognize, P: Play> Conversation<R, P> {
             }
         } else if self.final_job.map(|j| j.id) == Some(id) {
             self.final_job = None;
-            self.slow_at = None;
         } else {
             return Vec::new();
         }
@@ -250,21 +248,23 @@ impl<R: Recognize, P: Play> Conversation<R, P> {
             return Vec::new();
         }
         let mut actions = Vec::new();
-        if self.final_job.is_some() && self.slow_at.is_some_and(|t| now >= t) {
-            self.slow_at = None;
+        if self.slow_deadline().is_some_and(|t| now >= t) {
+            self.slow_told = self.final_job.map(|j| j.id);
             actions.extend(self.feed(Input::AsrOverloaded { dropped: false, now }));
         }
         actions.extend(self.feed(Input::Tick { now }));
         actions
     }
 
-    /// When the final recognition of speech that ended at `end` counts as slow; pieces of
-    /// a dictation are not announced (the caller is still giving details).
-    fn slow_deadline(&self, end: Duration) -> Option<Duration> {
-        if self.dialogue.is_collecting() {
+    /// When the pending final recognition counts as slow: `slow_after` past the end of its
+    /// speech, unless already announced; pieces of a dictation are not announced (the
+    /// caller is still giving details).
+    fn slow_deadline(&self) -> Option<Duration> {
+        let job = self.final_job?;
+        if self.slow_told == Some(job.id) || self.dialogue.is_collecting() {
             return None;
         }
-        self.slow_after.map(|after| end + after)
+        Some(job.end + self.slow_after?)
     }
 
     fn job_id(&mut self) -> u64 {
@@ -290,7 +290,6 @@ impl<R: Recognize, P: Play> Conversation<R, P> {
             // Nothing was said after the speculative cut: its result is the answer.
             Some(job) if job.start == start && job.end == end => {
                 self.final_job = Some(job);
-                self.slow_at = self.slow_deadline(end);
                 Vec::new()
             }
             other => {
@@ -301,7 +300,6 @@ impl<R: Recognize, P: Play> Conversation<R, P> {
                 match self.recognizer.submit(id, start, end) {
                     Ok(()) => {
                         self.final_job = Some(Job { id, start, end });
-                        self.slow_at = self.slow_deadline(end);
                         Vec::new()
                     }
                     Err(Overloaded) => self.feed(Input::AsrOverloaded { dropped: true, now }),
