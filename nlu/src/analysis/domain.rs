@@ -12,6 +12,11 @@ const ACRONYMS: &[&str] = &[
     "cnaf", "msa", "fr", "sms", "pdf", "iban", "ccas", "pmi", "cpam", "urssaf", "aripa",
 ];
 
+/// Whether a token is one of the domain's acronyms.
+pub fn is_acronym(t: &str) -> bool {
+    ACRONYMS.contains(&t)
+}
+
 /// How French speakers (and Whisper) write letter names.
 fn letter_name(w: &str) -> Option<char> {
     Some(match w {
@@ -120,6 +125,15 @@ const PHRASES: &[(&str, &str)] = &[
     ("maison france services", "franceservices"),
     ("violences conjugales", "violence conjugal"),
     ("violence conjugale", "violence conjugal"),
+    // "non-paiement" is one word: the "non" of a caller declining ("non merci") must
+    // not meet the attestation's name ("non" alone is a stop word).
+    ("non paiement", "nonpaiement"),
+    ("non paiment", "nonpaiement"),
+    ("non paiements", "nonpaiement"),
+    ("non versement", "nonpaiement"),
+    ("non perception", "nonpaiement"),
+    ("non allocataire", "nonallocataire"),
+    ("non allocataires", "nonallocataire"),
     // The Caf by its full name.
     ("caisse allocations familiales", "caf"),
     ("caisse de allocations familiales", "caf"),

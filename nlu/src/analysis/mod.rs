@@ -13,7 +13,7 @@ mod stop;
 
 use rust_stemmers::{Algorithm, Stemmer};
 
-pub use domain::{canonical_phrases, correct_misheard, elide, join_spelled};
+pub use domain::{canonical_phrases, correct_misheard, elide, is_acronym, join_spelled};
 pub use fold::fold_text;
 pub use numbers::words_to_digits;
 pub use stop::is_stop_word;
@@ -29,6 +29,10 @@ pub struct Analyzed {
     pub surface_stems: Vec<String>,
     /// Character trigrams of the content words, with `_` marking word edges.
     pub grams: Vec<String>,
+    /// Phonetic keys of the content words as said ([`crate::phonetic`]).
+    pub phon_words: Vec<String>,
+    /// Phonetic keys of runs of two and three words as said, and of acronyms spelled.
+    pub phon_runs: Vec<String>,
 }
 
 /// Holds the stemmer; cheap to share, analysis takes `&self`.
@@ -92,7 +96,9 @@ impl Analyzer {
             trigrams(t, &mut grams);
             surface_stems.push(self.stem(t));
         }
-        Analyzed { tokens, stems, surface_stems, grams }
+        let content: Vec<bool> = surface.iter().map(|t| !is_stop_word(t)).collect();
+        let (phon_words, phon_runs) = crate::phonetic::terms(&surface, &content, is_acronym);
+        Analyzed { tokens, stems, surface_stems, grams, phon_words, phon_runs }
     }
 }
 
@@ -116,6 +122,18 @@ mod tests {
         let x = a.analyze("Je voudrais les allocations pour mes enfants");
         assert_eq!(x.stems, vec!["alloc", "enfant"]);
         assert!(a.analyze("bonjour euh s'il vous plaît").stems.is_empty());
+    }
+
+    #[test]
+    fn a_declining_no_is_not_the_non_of_non_paiement() {
+        let a = Analyzer::default();
+        for reply in ["non", "Non merci", "non merci c'est tout", "Non, non.", "non c'est bon merci"] {
+            let x = a.analyze(reply);
+            assert!(x.stems.is_empty() && x.grams.is_empty(), "{reply}: {x:?}");
+        }
+        assert_eq!(a.analyze("une attestation de non-paiement").stems, vec!["attest", "nonpai"]);
+        assert_eq!(a.analyze("attestation de non paiement").stems, a.analyze("attestation de non-paiement").stems);
+        assert!(!a.analyze("non merci je veux une attestation de paiement").stems.contains(&"nonpai".to_string()));
     }
 
     #[test]
