@@ -43,10 +43,18 @@ pub enum FieldKind {
     ExampleGrams,
     Meta,
     Answer,
+    /// Phonetic keys of an intent's phrasings, title and keywords, as one document.
+    Phonetic,
 }
 
-pub const FIELD_KINDS: [FieldKind; 5] =
-    [FieldKind::ExampleWords, FieldKind::IntentWords, FieldKind::ExampleGrams, FieldKind::Meta, FieldKind::Answer];
+pub const FIELD_KINDS: [FieldKind; 6] = [
+    FieldKind::ExampleWords,
+    FieldKind::IntentWords,
+    FieldKind::ExampleGrams,
+    FieldKind::Meta,
+    FieldKind::Answer,
+    FieldKind::Phonetic,
+];
 
 /// Normalised scores (0 ≈ nothing in common, ~1 = every query term matched) of one intent.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -56,6 +64,7 @@ pub struct FieldScores {
     pub example_grams: f32,
     pub meta: f32,
     pub answer: f32,
+    pub phonetic: f32,
 }
 
 impl FieldScores {
@@ -66,6 +75,7 @@ impl FieldScores {
             FieldKind::ExampleGrams => &mut self.example_grams,
             FieldKind::Meta => &mut self.meta,
             FieldKind::Answer => &mut self.answer,
+            FieldKind::Phonetic => &mut self.phonetic,
         }
     }
 }
@@ -77,6 +87,7 @@ struct Fields {
     ex_grams: Field,
     meta: Field,
     answer: Field,
+    phon: Field,
 }
 
 impl Fields {
@@ -87,6 +98,7 @@ impl Fields {
             FieldKind::ExampleGrams => self.ex_grams,
             FieldKind::Meta => self.meta,
             FieldKind::Answer => self.answer,
+            FieldKind::Phonetic => self.phon,
         }
     }
 }
@@ -118,7 +130,8 @@ fn text_field(schema: &mut tantivy::schema::SchemaBuilder, name: &str) -> Field 
 }
 
 impl IntentIndex {
-    pub fn build(kb: &KnowledgeBase, analyzer: &Analyzer) -> Result<IntentIndex, IndexError> {
+    /// `phonetic`: also index the phonetic keys ([`crate::phonetic`]).
+    pub fn build(kb: &KnowledgeBase, analyzer: &Analyzer, phonetic: bool) -> Result<IntentIndex, IndexError> {
         let mut sb = Schema::builder();
         let intent = sb.add_u64_field("intent", NumericOptions::default().set_fast());
         let fields = Fields {
@@ -128,6 +141,7 @@ impl IntentIndex {
             ex_grams: text_field(&mut sb, "ex_grams"),
             meta: text_field(&mut sb, "meta"),
             answer: text_field(&mut sb, "answer"),
+            phon: text_field(&mut sb, "phon"),
         };
         let index = Index::create_in_ram(sb.build());
         index.tokenizers().register(TOKENIZER, TextAnalyzer::builder(WhitespaceTokenizer::default()).build());
@@ -142,8 +156,12 @@ impl IntentIndex {
                                 extra: &[&str]|
          -> Result<(), IndexError> {
             let mut all = Vec::new();
+            let mut phon = Vec::new();
             for text in extra {
-                all.extend(analyzer.analyze(text).stems);
+                let a = analyzer.analyze(text);
+                all.extend(a.stems);
+                phon.extend(a.phon_words);
+                phon.extend(a.phon_runs);
             }
             for ex in examples {
                 let a = analyzer.analyze(ex);
@@ -155,6 +173,8 @@ impl IntentIndex {
                 doc.add_text(fields.ex_words, a.stems.join(" "));
                 doc.add_text(fields.ex_grams, a.grams.join(" "));
                 all.extend(a.stems.iter().cloned());
+                phon.extend(a.phon_words);
+                phon.extend(a.phon_runs);
                 writer.add_document(doc)?;
                 *docs_with.entry(FieldKind::ExampleWords).or_default() += 1;
                 *docs_with.entry(FieldKind::ExampleGrams).or_default() += 1;
@@ -162,6 +182,10 @@ impl IntentIndex {
             let mut doc = TantivyDocument::default();
             doc.add_u64(fields.intent, id);
             doc.add_text(fields.all_words, all.join(" "));
+            if phonetic {
+                doc.add_text(fields.phon, phon.join(" "));
+                *docs_with.entry(FieldKind::Phonetic).or_default() += 1;
+            }
             writer.add_document(doc)?;
             *docs_with.entry(FieldKind::IntentWords).or_default() += 1;
             Ok(())
@@ -212,6 +236,7 @@ impl IntentIndex {
         for kind in FIELD_KINDS {
             let terms: BTreeSet<&str> = match kind {
                 FieldKind::ExampleGrams => q.grams.iter().map(String::as_str).collect(),
+                FieldKind::Phonetic => q.phon_words.iter().chain(&q.phon_runs).map(String::as_str).collect(),
                 _ => q.stems.iter().map(String::as_str).collect(),
             };
             if terms.is_empty() {
@@ -224,7 +249,12 @@ impl IntentIndex {
             for t in terms {
                 let term = Term::from_field_text(field, t);
                 let df = searcher.doc_freq(&term)? as f32;
-                ideal += (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
+                // Runs of words the base never says are not the caller's words missing
+                // from the base: only the single words' keys count when unmatched.
+                let run = kind == FieldKind::Phonetic && t.starts_with(crate::phonetic::RUN_MARK);
+                if !(run && df == 0.0) {
+                    ideal += (1.0 + (n - df + 0.5) / (df + 0.5)).ln();
+                }
                 if df > 0.0 {
                     clauses.push((Occur::Should, Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs))));
                 }

@@ -31,13 +31,16 @@
 
 pub mod agent;
 pub mod analysis;
+pub mod calibration;
 pub mod index;
 pub mod knowledge;
 pub mod matcher;
+pub mod phonetic;
 mod shared;
+pub mod vocabulary;
 
 #[cfg(test)]
 mod matcher_tests;
 
-pub use matcher::{AGENT, Decision, Matcher, NONE, RunnerUp, Thresholds, Weights};
+pub use matcher::{AGENT, BuildOptions, Decision, Matcher, NONE, RunnerUp, Thresholds, Weights};
 pub use shared::{ReloadError, SharedMatcher};

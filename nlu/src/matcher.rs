@@ -18,6 +18,7 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use crate::agent::asks_for_human;
+use crate::calibration::{Calibration, Choice, Features, Sample};
 use crate::analysis::{Analyzed, Analyzer};
 use crate::index::{FieldScores, IndexError, IntentIndex};
 use crate::knowledge::{Action, KnowledgeBase};
@@ -33,22 +34,26 @@ pub struct Weights {
     pub example_grams: f32,
     pub meta: f32,
     pub answer: f32,
+    /// Phonetic keys (only when the index has them; the others keep their share).
+    pub phonetic: f32,
 }
 
 impl Default for Weights {
     fn default() -> Self {
-        Weights { example_words: 0.35, intent_words: 0.20, example_grams: 0.25, meta: 0.12, answer: 0.08 }
+        Weights { example_words: 0.35, intent_words: 0.20, example_grams: 0.25, meta: 0.12, answer: 0.08, phonetic: 0.10 }
     }
 }
 
 impl Weights {
-    fn combine(&self, s: &FieldScores) -> f32 {
-        let total = self.example_words + self.intent_words + self.example_grams + self.meta + self.answer;
+    fn combine(&self, s: &FieldScores, phonetic: bool) -> f32 {
+        let ph = if phonetic { self.phonetic } else { 0.0 };
+        let total = self.example_words + self.intent_words + self.example_grams + self.meta + self.answer + ph;
         (self.example_words * s.example_words
             + self.intent_words * s.intent_words
             + self.example_grams * s.example_grams
             + self.meta * s.meta
-            + self.answer * s.answer)
+            + self.answer * s.answer
+            + ph * s.phonetic)
             / total
     }
 }
@@ -117,6 +122,20 @@ struct TopicInfo {
     action: Action,
 }
 
+/// What [`Matcher::build_with`] indexes beyond the words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BuildOptions {
+    /// French phonetic keys of the words and of runs of two and three words
+    /// ([`crate::phonetic`]), so a name heard as similar-sounding words still matches.
+    pub phonetic: bool,
+}
+
+impl Default for BuildOptions {
+    fn default() -> Self {
+        BuildOptions { phonetic: false }
+    }
+}
+
 /// A knowledge base made searchable. Immutable: content changes build a new one
 /// (see [`crate::SharedMatcher`]).
 #[derive(Debug)]
@@ -130,6 +149,10 @@ pub struct Matcher {
     topic_vocabulary: HashMap<String, HashSet<String>>,
     pub weights: Weights,
     pub thresholds: Thresholds,
+    /// Whether the index holds phonetic keys.
+    phonetic: bool,
+    /// The fitted answer / clarify / refuse decision; `None` = the threshold rules.
+    pub calibration: Option<Calibration>,
 }
 
 /// Ranked intents for one utterance, before the decision.
@@ -144,12 +167,18 @@ pub struct Ranking {
     /// The topic whose title and keywords match best, if any does.
     pub meta_hit: Option<String>,
     pub asks_for_human: bool,
+    /// Phonetic score of the best topic (0 when the index has no phonetic keys).
+    pub phonetic: f32,
 }
 
 impl Matcher {
     pub fn build(kb: &KnowledgeBase) -> Result<Matcher, MatchError> {
+        Matcher::build_with(kb, BuildOptions::default())
+    }
+
+    pub fn build_with(kb: &KnowledgeBase, options: BuildOptions) -> Result<Matcher, MatchError> {
         let analyzer = Analyzer::default();
-        let index = IntentIndex::build(kb, &analyzer)?;
+        let index = IntentIndex::build(kb, &analyzer, options.phonetic)?;
         let mut vocabulary = HashSet::new();
         let mut topic_vocabulary = HashMap::new();
         let mut topics = HashMap::new();
@@ -177,6 +206,8 @@ impl Matcher {
             topic_vocabulary,
             weights: Weights::default(),
             thresholds: Thresholds::default(),
+            phonetic: options.phonetic,
+            calibration: None,
         })
     }
 
@@ -198,8 +229,14 @@ impl Matcher {
             .max_by(|a, b| a.1.meta.total_cmp(&b.1.meta))
             .map(|(id, _)| names[*id].clone());
         let mut ranked: Vec<(String, f32)> =
-            scores.iter().map(|(id, s)| (names[*id].clone(), self.weights.combine(s))).collect();
+            scores.iter().map(|(id, s)| (names[*id].clone(), self.weights.combine(s, self.phonetic))).collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let phonetic = ranked
+            .iter()
+            .find(|(i, _)| !i.starts_with('@'))
+            .and_then(|(i, _)| scores.iter().find(|(id, _)| names[**id] == *i))
+            .map(|(_, s)| s.phonetic)
+            .unwrap_or(0.0);
         let top_coverage = ranked
             .iter()
             .find(|(i, _)| !i.starts_with('@'))
@@ -209,12 +246,55 @@ impl Matcher {
                 analyzed.surface_stems.iter().filter(|s| knows(v, s)).count() as f32 / n
             })
             .unwrap_or(0.0);
-        Ok(Ranking { analyzed, ranked, coverage, top_coverage, meta_hit, asks_for_human: human })
+        Ok(Ranking { analyzed, ranked, coverage, top_coverage, meta_hit, asks_for_human: human, phonetic })
     }
 
     pub fn classify(&self, text: &str) -> Result<Decision, MatchError> {
         let r = self.rank(text)?;
         Ok(self.decide(text, &r))
+    }
+
+    /// Features of a ranking for the calibrated decision ([`crate::calibration`]).
+    pub fn features(&self, r: &Ranking) -> Features {
+        let topics: Vec<&(String, f32)> = r.ranked.iter().filter(|(i, _)| !i.starts_with('@')).collect();
+        let special = |name: &str| r.ranked.iter().find(|(i, _)| i == name).map(|x| x.1).unwrap_or(0.0);
+        let s1 = topics.first().map(|x| x.1).unwrap_or(0.0);
+        let s2 = topics.get(1).map(|x| x.1).unwrap_or(0.0);
+        let slug = topics.first().map(|x| x.0.as_str());
+        let names = r.meta_hit.as_deref().is_some_and(|m| Some(m) == slug);
+        [
+            s1,
+            s2,
+            s1 - s2,
+            if s1 > 0.0 { s2 / s1 } else { 0.0 },
+            r.coverage,
+            r.top_coverage,
+            special(NONE),
+            special(AGENT),
+            if names { 1.0 } else { 0.0 },
+            (1.0 + r.analyzed.stems.len() as f32).ln(),
+            r.phonetic,
+        ]
+    }
+
+    /// The ranking as a calibration sample (unlabelled).
+    pub fn sample(&self, r: &Ranking) -> Sample {
+        let topics: Vec<&(String, f32)> = r.ranked.iter().filter(|(i, _)| !i.starts_with('@')).collect();
+        // Rankings the hard rules decide (human, @agent/@none phrasing on top) are not
+        // the calibrated decision's to make: no top candidate.
+        let special_top = r.asks_for_human || r.analyzed.stems.is_empty() || {
+            let s1 = topics.first().map(|x| x.1).unwrap_or(0.0);
+            let sp = |name: &str| r.ranked.iter().find(|(i, _)| i == name).map(|x| x.1).unwrap_or(0.0);
+            (sp(AGENT) > s1 && sp(AGENT) >= self.thresholds.min_score) || sp(NONE) >= s1
+        };
+        Sample {
+            features: self.features(r),
+            top: if special_top { None } else { topics.first().map(|x| x.0.clone()) },
+            runner: topics.get(1).map(|x| x.0.clone()),
+            top_right: false,
+            runner_right: false,
+            special: false,
+        }
     }
 
     /// The decision rules, separate from ranking so thresholds can be tried cheaply.
@@ -244,6 +324,11 @@ impl Matcher {
         let Some((slug, score)) = top.clone() else {
             return make(NONE, 1.0, "fallback", None);
         };
+        // Nothing but function words and politeness ("non merci", "oui voilà"): no
+        // topic, whatever the sounds of the words met (see [`crate::phonetic`]).
+        if r.analyzed.stems.is_empty() {
+            return make(NONE, 1.0, "fallback", top_runner());
+        }
         let agent = special(AGENT);
         let none = special(NONE);
         if agent > score && agent >= th.min_score {
@@ -255,6 +340,18 @@ impl Matcher {
         // One content word ("attendez", "heure") is an answer only when it names the
         // topic (its title or keywords), not when it merely occurs in a phrasing.
         let names_topic = r.analyzed.stems.len() > 1 || r.meta_hit.as_deref() == Some(slug.as_str());
+        if let Some(cal) = &self.calibration {
+            let runner_up = runner(&slug);
+            let (choice, _, _) = cal.choose(&self.features(r), runner_up.is_some());
+            return match choice {
+                Choice::Answer => {
+                    let action = self.topics.get(&slug).map(|t| t.action.as_str()).unwrap_or("answer");
+                    make(&slug, score, action, runner_up)
+                }
+                Choice::Clarify => make(&slug, score, "clarify", runner_up),
+                Choice::Refuse => make(NONE, 1.0 - score, "fallback", top_runner()),
+            };
+        }
         if score < th.min_score
             || r.coverage < th.min_coverage
             || r.top_coverage < th.min_top_coverage

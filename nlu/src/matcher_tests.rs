@@ -122,7 +122,9 @@ fn action_comes_from_the_topic_or_clarify() {
     let (_d, mut m) = matcher();
     let d = m.classify("je suis victime de violences").unwrap();
     assert_eq!((d.intent.as_str(), d.action.as_str()), ("aide-urgence-violences", "transfer"));
-    // With a ratio of 0 every runner-up is "close": the rule must then ask.
+    // The threshold rules (the decision before calibration): with a ratio of 0 every
+    // runner-up is "close", the rule must then ask.
+    m.calibration = None;
     m.thresholds.clarify_ratio = 0.0;
     assert_eq!(m.classify("j'ai oublié mon mot de passe").unwrap().action, "clarify");
     // And a minimum score above any reachable one rejects everything.
