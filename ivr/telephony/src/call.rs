@@ -84,6 +84,13 @@ pub struct Call {
     pub session: Option<SessionTimer>,
     pub on_hold: bool,
     pub answered_at: Option<Instant>,
+    /// The shell has bound the RTP port: the 200 may name it.
+    pub media_ready: bool,
+    /// RTP ports tried so far (busy ones are skipped).
+    pub port_tries: usize,
+    /// Branches of our requests: this per-call random value and a counter.
+    pub branch_seed: u64,
+    pub branches: u32,
 }
 
 pub type Outbox = VecDeque<Output>;
@@ -115,7 +122,8 @@ impl Call {
     }
 
     pub fn send_request(&mut self, now: Instant, cfg: &EndpointConfig, out: &mut Outbox, method: &str, extra: &[(&str, String)], body: Option<(&str, &[u8])>) {
-        let branch = format!("z9hG4bK{:016x}", rand::random::<u64>());
+        self.branches += 1;
+        let branch = format!("z9hG4bK{:016x}{:x}", self.branch_seed, self.branches);
         let via = format!("{}:{}", cfg.public_ip, cfg.sip_port);
         let bytes = self.dialog.request(method, &via, &branch, extra, body);
         let dest = self.request_destination();
@@ -138,12 +146,16 @@ impl Call {
             return;
         }
         self.stop_playback(out);
-        tracing::info!(parent: &self.span, ?by, reason, "call ended");
+        let rejected = self.stream.rejected_source;
+        let overflow = self.stream.jitter.stats.overflow;
+        tracing::info!(parent: &self.span, ?by, reason, rtp_foreign_source = rejected, rtp_overflow = overflow, "call ended");
         self.event(out, CallEvent::Hangup { by, reason: reason.to_string() });
         out.push_back(Output::CloseMedia { port: self.stream.local_port });
         stats.active = stats.active.saturating_sub(u64::from(self.answered_at.is_some()));
         stats.rtp_lost += self.stream.jitter.stats.lost;
         stats.rtp_late += self.stream.jitter.stats.late;
+        stats.rtp_foreign_source += rejected;
+        stats.rtp_overflow += overflow;
         self.state = CallState::Ended;
     }
 

@@ -40,6 +40,10 @@ pub struct Config {
     /// 127.0.0.1 when listening on 0.0.0.0).
     pub public_address: Option<IpAddr>,
     pub rtp_ports: RtpPorts,
+    /// Symmetric RTP behind NAT: when media does not come from the SDP address, take
+    /// the first source whose IP is the SDP's or the SIP peer's, then only that source
+    /// and its SSRC. Off: media only from the SDP address and port.
+    pub rtp_latching: bool,
     /// Offered/accepted codecs; the caller's order decides among these.
     pub codecs: Vec<Codec>,
     pub max_calls: usize,
@@ -80,6 +84,7 @@ impl Default for Config {
             listen: SocketAddr::from(([0, 0, 0, 0], 5060)),
             public_address: None,
             rtp_ports: RtpPorts::default(),
+            rtp_latching: true,
             codecs: vec![Codec::Pcma, Codec::Pcmu],
             max_calls: 400,
             overload: OverloadMode::Reject,
@@ -176,6 +181,8 @@ mod tests {
     #[test]
     fn example_config_is_valid() {
         let text = include_str!("../../../ivr.example.toml");
+        // The service's tables follow this marker; `ivr serve` splits them off (its own test).
+        let text = text.split("# ---- service tables").next().unwrap();
         let cfg = Config::parse(text).unwrap();
         assert!(cfg.transfer.contains_key("2"));
     }

@@ -34,6 +34,9 @@ pub struct EndpointConfig {
     pub min_session_expires_s: u32,
     pub deliver_audio: bool,
     pub rtp_ports: (u16, u16),
+    /// Symmetric RTP behind NAT: take media from a source other than the SDP address
+    /// (the first one, then locked to it and its SSRC). See [`crate::rtp::stream`].
+    pub rtp_latching: bool,
     pub saturation_prompt: Option<Arc<Prompt>>,
 }
 
@@ -51,6 +54,7 @@ impl EndpointConfig {
             min_session_expires_s: cfg.min_session_expires_s,
             deliver_audio: cfg.deliver_audio,
             rtp_ports: (cfg.rtp_ports.min, cfg.rtp_ports.max),
+            rtp_latching: cfg.rtp_latching,
             saturation_prompt,
         }
     }
@@ -60,6 +64,12 @@ pub enum Input<'a> {
     Sip { from: SocketAddr, bytes: &'a [u8] },
     Rtp { port: u16, from: SocketAddr, bytes: &'a [u8] },
     Command { call_id: &'a str, command: CallCommand },
+    /// The shell bound the RTP socket asked for by [`Output::OpenMedia`]: the call
+    /// may be answered (its SDP names that port).
+    MediaOpened { port: u16 },
+    /// The shell could not bind that port (another process holds it): the call
+    /// moves to another port of the range, or gets 503 when none is left.
+    MediaFailed { port: u16 },
     /// Timers and the 20 ms media clock.
     Tick,
 }
@@ -68,7 +78,8 @@ pub enum Input<'a> {
 pub enum Output {
     Sip { to: SocketAddr, bytes: Vec<u8> },
     Rtp { port: u16, to: SocketAddr, bytes: Vec<u8> },
-    /// Bind an RTP socket on this local port for a new call.
+    /// Bind an RTP socket on this local port for a new call, then answer with
+    /// [`Input::MediaOpened`] or [`Input::MediaFailed`].
     OpenMedia { port: u16 },
     CloseMedia { port: u16 },
     Event { call_id: String, event: CallEvent },
@@ -84,6 +95,27 @@ pub struct Stats {
     pub malformed: u64,
     pub rtp_late: u64,
     pub rtp_lost: u64,
+    /// RTP/RTCP datagrams dropped because they came from another source than the call's.
+    pub rtp_foreign_source: u64,
+    /// RTP packets dropped because the call's jitter buffer was full.
+    pub rtp_overflow: u64,
+    /// RTP ports of the range found busy (bound by another process) and skipped.
+    pub rtp_port_busy: u64,
+}
+
+/// Where the endpoint's random values come from (tags, branches, SSRC, RTP
+/// timestamps, initial CSeq): the OS generator in service, a fixed sequence in tests.
+pub trait Entropy: Send {
+    fn next_u64(&mut self) -> u64;
+}
+
+/// The thread-local CSPRNG of `rand`.
+pub struct OsEntropy;
+
+impl Entropy for OsEntropy {
+    fn next_u64(&mut self) -> u64 {
+        rand::random()
+    }
 }
 
 pub struct Endpoint {
@@ -96,16 +128,25 @@ pub struct Endpoint {
     /// retransmit the final response until ACK (timer G/H).
     rejected: HashMap<String, (InviteServerTxn, SocketAddr)>,
     free_ports: VecDeque<u16>,
+    /// Even ports in the range: a call tries at most this many before 503.
+    port_count: usize,
     out: Outbox,
+    entropy: Box<dyn Entropy>,
     pub stats: Stats,
 }
 
 impl Endpoint {
     pub fn new(cfg: EndpointConfig) -> Self {
+        Self::with_entropy(cfg, Box::new(OsEntropy))
+    }
+
+    pub fn with_entropy(cfg: EndpointConfig, entropy: Box<dyn Entropy>) -> Self {
         let (lo, hi) = cfg.rtp_ports;
         // Even ports only: the odd one above is RTCP's by convention.
-        let free_ports = (lo..=hi).filter(|p| p % 2 == 0).collect();
+        let free_ports: VecDeque<u16> = (lo..=hi).filter(|p| p % 2 == 0).collect();
         Self {
+            port_count: free_ports.len(),
+            entropy,
             cfg,
             calls: HashMap::new(),
             by_port: HashMap::new(),
@@ -145,7 +186,46 @@ impl Endpoint {
                     call.command(now, &self.cfg, &mut self.out, &mut self.stats, command);
                 }
             }
+            Input::MediaOpened { port } => self.on_media_opened(now, port),
+            Input::MediaFailed { port } => self.on_media_failed(now, port),
             Input::Tick => self.on_tick(now),
+        }
+    }
+
+    fn on_media_opened(&mut self, now: Instant, port: u16) {
+        let Some(id) = self.by_port.get(&port).cloned() else { return };
+        let Some(call) = self.calls.get_mut(&id) else { return };
+        call.media_ready = true;
+        if matches!(call.state, CallState::Ringing { answer_at } if now >= answer_at) {
+            self.answer(now, &id);
+        }
+    }
+
+    /// The port is busy: the next free one is tried (the busy one goes to the back
+    /// of the queue, it may be free again later); 503 once every port was tried.
+    fn on_media_failed(&mut self, now: Instant, port: u16) {
+        let Some(id) = self.by_port.remove(&port) else { return };
+        self.free_ports.push_back(port);
+        self.stats.rtp_port_busy += 1;
+        let Some(call) = self.calls.get_mut(&id) else { return };
+        call.port_tries += 1;
+        let next = if call.port_tries < self.port_count { self.free_ports.pop_front() } else { None };
+        match next {
+            Some(next) => {
+                tracing::warn!(parent: &call.span, port, next, "RTP port busy (bound by another process): trying another");
+                call.stream.local_port = next;
+                self.by_port.insert(next, id);
+                self.out.push_back(Output::OpenMedia { port: next });
+            }
+            None => {
+                tracing::warn!(parent: &call.span, tries = call.port_tries, "no RTP port of the range could be bound: 503");
+                let Some(mut call) = self.calls.remove(&id) else { return };
+                let ra = self.cfg.retry_after_s.to_string();
+                let bytes = message::response(&call.invite, 503, "Service Unavailable", Some(&call.dialog.local_tag), &[("Retry-After", ra)], None);
+                call.invite_txn.respond(now, 503, &bytes);
+                self.send(call.peer, bytes, 503);
+                self.rejected.insert(call.invite_branch.clone(), (call.invite_txn, call.peer));
+            }
         }
     }
 
@@ -162,7 +242,7 @@ impl Endpoint {
         for id in ids {
             let Some(call) = self.calls.get_mut(&id) else { continue };
             if let CallState::Ringing { answer_at } = call.state {
-                if now >= answer_at {
+                if now >= answer_at && call.media_ready {
                     self.answer(now, &id);
                     continue;
                 }
@@ -191,8 +271,9 @@ impl Endpoint {
 
     fn remove_call(&mut self, id: &str) {
         if let Some(call) = self.calls.remove(id) {
-            self.by_port.remove(&call.stream.local_port);
-            self.free_ports.push_back(call.stream.local_port);
+            if self.by_port.remove(&call.stream.local_port).is_some() {
+                self.free_ports.push_back(call.stream.local_port);
+            }
         }
     }
 
@@ -204,7 +285,7 @@ impl Endpoint {
     /// Answers an out-of-dialog or in-dialog non-INVITE request through a server
     /// transaction (so retransmissions get the same answer).
     fn reply(&mut self, now: Instant, req: &Request, from: SocketAddr, code: u16, reason: &str, extra: &[(&str, String)], body: Option<(&str, &[u8])>) {
-        let to_tag = format!("{:08x}", rand::random::<u32>());
+        let to_tag = format!("{:08x}", self.entropy.next_u64() as u32);
         let bytes = message::response(req, code, reason, Some(&to_tag), extra, body);
         if let Some(branch) = req.branch() {
             if req.method != "ACK" {
@@ -218,7 +299,7 @@ impl Endpoint {
 
     /// A final non-2xx to an INVITE, kept in a transaction until ACK (G/H/I).
     fn reject_invite(&mut self, now: Instant, req: &Request, from: SocketAddr, code: u16, reason: &str, extra: &[(&str, String)]) {
-        let to_tag = format!("{:08x}", rand::random::<u32>());
+        let to_tag = format!("{:08x}", self.entropy.next_u64() as u32);
         let bytes = message::response(req, code, reason, Some(&to_tag), extra, None);
         let mut txn = InviteServerTxn::new();
         txn.respond(now, code, &bytes);
@@ -375,17 +456,21 @@ impl Endpoint {
             let ra = self.cfg.retry_after_s.to_string();
             return self.reject_invite(now, &req, from, 503, "Service Unavailable", &[("Retry-After", ra)]);
         };
-        let local_tag = format!("{:016x}", rand::random::<u64>());
+        let local_tag = format!("{:016x}", self.entropy.next_u64());
         let contact = format!("sip:ivr@{}:{}", self.cfg.public_ip, self.cfg.sip_port);
-        let dialog = match Dialog::from_invite(&req, &local_tag, &contact, rand::random::<u16>() as u32) {
+        let dialog = match Dialog::from_invite(&req, &local_tag, &contact, self.entropy.next_u64() as u16 as u32) {
             Ok(d) => d,
             Err(e) => {
                 self.free_ports.push_front(port);
                 return self.reject_invite(now, &req, from, 400, &format!("Bad Request ({e})"), &[]);
             }
         };
-        let mut stream = RtpStream::new(port, now, rand::random(), rand::random());
+        let (ssrc, ts_base) = (self.entropy.next_u64() as u32, self.entropy.next_u64() as u32);
+        let mut stream = RtpStream::new(port, now, ssrc, ts_base);
         stream.negotiated = negotiated;
+        stream.latching = self.cfg.rtp_latching;
+        stream.signalling_ip = Some(from.ip());
+        let branch_seed = self.entropy.next_u64();
         let mut invite_txn = InviteServerTxn::new();
         let trying = message::response(&req, 100, "Trying", None, &[], None);
         invite_txn.respond(now, 100, &trying);
@@ -421,11 +506,13 @@ impl Endpoint {
             session,
             on_hold: false,
             answered_at: None,
+            media_ready: false,
+            port_tries: 0,
+            branch_seed,
+            branches: 0,
         };
+        // Answered once the shell has bound the RTP port (MediaOpened) and the ring is over.
         self.calls.insert(call_id.clone(), call);
-        if !ringing {
-            self.answer(now, &call_id);
-        }
     }
 
     fn local_sdp(&self, call: &Call, offer_all: bool) -> Vec<u8> {
@@ -512,7 +599,7 @@ impl Endpoint {
                 tracing::debug!(parent: &call.span, "ACK");
                 if call.offerless {
                     match sdp::parse_remote(&req.body).and_then(|o| sdp::negotiate(&o, &self.cfg.codecs)) {
-                        Ok(n) => call.stream.negotiated = Some(n),
+                        Ok(n) => call.stream.set_negotiated(n),
                         Err(e) => {
                             tracing::warn!(parent: &call.span, error = %e, "bad SDP answer in ACK: BYE");
                             call.hangup(now, &self.cfg, &mut self.out, &mut self.stats, HangupBy::Bot, "bad SDP answer");
@@ -605,7 +692,7 @@ impl Endpoint {
                     if hold {
                         call.stream.last_rx = now;
                     }
-                    call.stream.negotiated = Some(n);
+                    call.stream.set_negotiated(n);
                 }
                 Err(e) => {
                     tracing::info!(error = %e, "re-offer refused: 488");

@@ -81,7 +81,8 @@ pub async fn run(cfg: EndpointConfig, sip: UdpSocket, rtp_ip: IpAddr, app: Arc<d
                     next_stats = now + STATS_EVERY;
                     let s = &ep.stats;
                     tracing::info!(calls = s.calls, active = ep.active_calls(), rejected_busy = s.rejected_busy, malformed = s.malformed,
-                        rtp_lost = s.rtp_lost, rtp_late = s.rtp_late, responses = ?s.responses, "stats");
+                        rtp_lost = s.rtp_lost, rtp_late = s.rtp_late, rtp_foreign_source = s.rtp_foreign_source,
+                        rtp_overflow = s.rtp_overflow, rtp_port_busy = s.rtp_port_busy, responses = ?s.responses, "stats");
                 }
             }
         }
@@ -93,13 +94,19 @@ pub async fn run(cfg: EndpointConfig, sip: UdpSocket, rtp_ip: IpAddr, app: Arc<d
                         send(&m.socket, &bytes, to).await;
                     }
                 }
+                // The endpoint answers the call only once its port is bound; a busy
+                // port (another process) sends it to the next one of the range.
                 Output::OpenMedia { port } => match UdpSocket::bind(SocketAddr::new(rtp_ip, port)).await {
                     Ok(s) => {
                         let socket = Arc::new(s);
                         let task = tokio::spawn(receive_rtp(socket.clone(), port, rtp_tx.clone()));
                         media.insert(port, Media { socket, task });
+                        ep.handle_input(Instant::now(), Input::MediaOpened { port });
                     }
-                    Err(e) => tracing::error!(port, error = %e, "cannot bind RTP port; the call will time out"),
+                    Err(e) => {
+                        tracing::debug!(port, error = %e, "cannot bind RTP port");
+                        ep.handle_input(Instant::now(), Input::MediaFailed { port });
+                    }
                 },
                 Output::CloseMedia { port } => {
                     if let Some(m) = media.remove(&port) {

@@ -22,11 +22,16 @@ fn fixtures(kind: &str) -> Vec<(String, Vec<u8>)> {
 fn status_codes(ep: &mut Endpoint) -> Vec<u16> {
     let mut codes = Vec::new();
     while let Some(o) = ep.poll_output() {
-        if let Output::Sip { bytes, .. } = o {
-            let text = String::from_utf8_lossy(&bytes);
-            if let Some(code) = text.strip_prefix("SIP/2.0 ").and_then(|r| r.get(..3)).and_then(|c| c.parse().ok()) {
-                codes.push(code);
+        match o {
+            Output::Sip { bytes, .. } => {
+                let text = String::from_utf8_lossy(&bytes);
+                if let Some(code) = text.strip_prefix("SIP/2.0 ").and_then(|r| r.get(..3)).and_then(|c| c.parse().ok()) {
+                    codes.push(code);
+                }
             }
+            // The shell's part: the RTP port is bound, the call may be answered.
+            Output::OpenMedia { port } => ep.handle_input(Instant::now(), Input::MediaOpened { port }),
+            _ => {}
         }
     }
     codes

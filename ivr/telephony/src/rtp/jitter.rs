@@ -3,6 +3,12 @@
 //!
 //! It is pulled once per 20 ms frame by the media ticker; pushes come whenever
 //! packets arrive. Time is given by the caller.
+//!
+//! Memory is bounded whatever arrives: at most [`MAX_PACKETS`] packets and
+//! [`MAX_BYTES`] of payload are held, and a payload larger than [`MAX_PAYLOAD`] is
+//! refused. A flood inside the sequence window (every packet new and in order,
+//! faster than the 20 ms pull) fills the buffer to the cap and no further: beyond
+//! it, the packets farthest from the playout point are dropped and counted.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -28,7 +34,16 @@ pub struct JitterStats {
     pub shed: u64,
     /// Times the sender's renumbered stream was followed (RFC 3550 A.1).
     pub resyncs: u64,
+    /// Packets dropped because the buffer was full (or the payload oversized).
+    pub overflow: u64,
 }
+
+/// Packets held at most: 1.6 s of 20 ms frames, four times the largest delay target.
+pub const MAX_PACKETS: usize = 80;
+/// Payload bytes held at most (80 G.711 frames of 20 ms are 12,800 bytes).
+pub const MAX_BYTES: usize = 32 * 1024;
+/// Largest payload taken: 120 ms of G.711 (RFC 3551 allows ptime up to that in practice).
+pub const MAX_PAYLOAD: usize = 960;
 
 /// RFC 3550 A.1: a sequence number this far ahead of the highest seen, or this far behind,
 /// is not the same stream going on: the sender restarted it (a softphone after hold, an
@@ -44,6 +59,8 @@ const FRAME_MS: f64 = 20.0;
 #[derive(Debug)]
 pub struct JitterBuffer {
     packets: BTreeMap<u64, Vec<u8>>,
+    /// Payload bytes in `packets`.
+    bytes: usize,
     next: Option<u64>,
     highest: Option<u64>,
     playing: bool,
@@ -68,6 +85,7 @@ impl JitterBuffer {
     pub fn new() -> Self {
         Self {
             packets: BTreeMap::new(),
+            bytes: 0,
             next: None,
             highest: None,
             playing: false,
@@ -91,7 +109,37 @@ impl JitterBuffer {
         self.jitter_ms
     }
 
+    /// Packets and payload bytes held now.
+    pub fn held(&self) -> (usize, usize) {
+        (self.packets.len(), self.bytes)
+    }
+
+    fn take(&mut self, ext: u64) -> Option<Vec<u8>> {
+        let p = self.packets.remove(&ext)?;
+        self.bytes -= p.len();
+        Some(p)
+    }
+
+    /// Makes room for a packet of `len` bytes at `ext` by dropping the packets
+    /// farthest ahead of it; false when `ext` is itself the farthest (drop it instead).
+    fn make_room(&mut self, ext: u64, len: usize) -> bool {
+        while self.packets.len() >= MAX_PACKETS || self.bytes + len > MAX_BYTES {
+            match self.packets.keys().next_back().copied() {
+                Some(last) if last > ext => {
+                    self.take(last);
+                    self.stats.overflow += 1;
+                }
+                _ => return false,
+            }
+        }
+        true
+    }
+
     pub fn push(&mut self, now: Instant, seq: u16, timestamp: u32, payload: Vec<u8>) {
+        if payload.len() > MAX_PAYLOAD {
+            self.stats.overflow += 1;
+            return;
+        }
         if let Some(h) = self.highest {
             let delta = seq.wrapping_sub(h as u16) as i16 as i64;
             if delta > MAX_DROPOUT || delta < -MAX_MISORDER {
@@ -129,16 +177,26 @@ impl JitterBuffer {
             self.stats.late += 1;
             return;
         }
-        if self.packets.insert(ext, payload).is_some() {
+        if self.packets.contains_key(&ext) {
             self.stats.duplicates += 1;
+            return;
         }
+        // The numbering moves on even when the packet finds no room, so a stream
+        // that outpaces the pull is not mistaken for a renumbered one.
         self.highest = Some(self.highest.map_or(ext, |h| h.max(ext)));
+        if !self.make_room(ext, payload.len()) {
+            self.stats.overflow += 1;
+            return;
+        }
+        self.bytes += payload.len();
+        self.packets.insert(ext, payload);
         self.target = ((2.0 * self.jitter_ms / FRAME_MS - 1e-6).ceil().max(0.0) as usize + 1).clamp(MIN_TARGET, MAX_TARGET);
     }
 
     /// Forgets the old numbering and timing (the statistics stay).
     fn restart(&mut self) {
         self.packets.clear();
+        self.bytes = 0;
         self.next = None;
         self.highest = None;
         self.playing = false;
@@ -158,14 +216,14 @@ impl JitterBuffer {
         }
         // Too much buffered after a spike calmed down: shed the oldest frame.
         if self.packets.len() > self.target + 2 {
-            if let Some((&k, _)) = self.packets.iter().next() {
-                self.packets.remove(&k);
+            if let Some(k) = self.packets.keys().next().copied() {
+                self.take(k);
                 self.stats.shed += 1;
                 self.next = Some(k + 1);
             }
         }
         let next = self.next?;
-        if let Some(p) = self.packets.remove(&next) {
+        if let Some(p) = self.take(next) {
             self.next = Some(next + 1);
             self.last_frame = Some(p.clone());
             self.repeated = false;
@@ -286,5 +344,71 @@ mod tests {
         jb.push(ms(t0, 40), 0, 320, vec![3]);
         let got: Vec<Option<Frame>> = (0..3).map(|_| jb.pop()).collect();
         assert_eq!(got, vec![Some(Frame::Audio(vec![1])), Some(Frame::Audio(vec![2])), Some(Frame::Audio(vec![3]))]);
+    }
+
+    #[test]
+    fn an_in_order_flood_is_capped_and_the_stream_plays_on() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new();
+        // 50,000 new packets in sequence within one second: far faster than the 20 ms pull.
+        for i in 0..50_000u32 {
+            jb.push(t0 + Duration::from_micros(i as u64 * 20), i as u16, i * 160, vec![7; 160]);
+            let (n, bytes) = jb.held();
+            assert!(n <= MAX_PACKETS && bytes <= MAX_BYTES, "{n} packets, {bytes} bytes held");
+        }
+        assert!(jb.stats.overflow >= 50_000 - MAX_PACKETS as u64, "{:?}", jb.stats);
+        assert_eq!(jb.stats.resyncs, 0, "a fast stream is not taken for a renumbered one");
+        // What is held plays out, then the stream that follows the flood plays.
+        while jb.pop().is_some() {}
+        for i in 50_000..50_012u32 {
+            jb.push(t0 + Duration::from_secs(2) + Duration::from_millis((i - 50_000) as u64 * 20), i as u16, i * 160, vec![9; 160]);
+        }
+        let got: Vec<Option<Frame>> = (0..12).map(|_| jb.pop()).collect();
+        assert!(got.contains(&Some(Frame::Audio(vec![9; 160]))), "{got:?}");
+    }
+
+    #[test]
+    fn the_byte_cap_holds_with_large_payloads_and_oversized_ones_are_refused() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new();
+        for i in 0..200u16 {
+            jb.push(ms(t0, i as u64), i, i as u32 * 160, vec![1; MAX_PAYLOAD]);
+        }
+        let (n, bytes) = jb.held();
+        assert!(bytes <= MAX_BYTES && n == MAX_BYTES / MAX_PAYLOAD, "{n} packets, {bytes} bytes");
+        jb.push(ms(t0, 300), 200, 200 * 160, vec![1; MAX_PAYLOAD + 1]);
+        assert_eq!(jb.held(), (n, bytes));
+        assert_eq!(jb.stats.overflow, 200 - n as u64 + 1);
+    }
+
+    #[test]
+    fn when_full_the_packets_nearest_the_playout_point_are_kept() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new();
+        // A burst ahead (inside the window) fills the buffer first...
+        jb.push(t0, 100, 0, vec![0]);
+        for i in 0..MAX_PACKETS as u16 {
+            jb.push(t0, 110 + i, 0, vec![8]);
+        }
+        // ...then the packets due next arrive: they evict the far ones.
+        for i in 101..105u16 {
+            jb.push(t0, i, 0, vec![i as u8]);
+        }
+        assert_eq!(jb.held().0, MAX_PACKETS);
+        let seqs: Vec<u16> = jb.packets.keys().map(|k| *k as u16).collect();
+        assert_eq!(&seqs[..5], &[100, 101, 102, 103, 104]);
+        assert_eq!(*seqs.last().unwrap(), 110 + MAX_PACKETS as u16 - 6, "the farthest ones were dropped");
+        assert_eq!(jb.stats.overflow, 5);
+    }
+
+    #[test]
+    fn duplicates_do_not_grow_the_buffer() {
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new();
+        for _ in 0..1000 {
+            jb.push(t0, 7, 0, vec![1; 160]);
+        }
+        assert_eq!(jb.held(), (1, 160));
+        assert_eq!(jb.stats.duplicates, 999);
     }
 }

@@ -1,7 +1,17 @@
 //! One call's RTP stream: sending (sequence, timestamps, symmetric RTP target)
-//! and receiving (jitter buffer, DTMF, statistics).
+//! and receiving (source lock, jitter buffer, DTMF, statistics).
+//!
+//! # Source lock
+//! Media is taken only from the peer's media source, so a stray or hostile sender
+//! cannot inject audio or a key press (a forged '0' would transfer the call):
+//! - packets from the address and port of the peer's SDP are always taken;
+//! - behind NAT the SDP address is not where packets come from: with latching on,
+//!   the first source (whose IP is the SDP's or the SIP peer's) is taken and the
+//!   stream is locked to that address and its SSRC;
+//! - once a source is locked, anything else is dropped and counted
+//!   ([`RtpStream::rejected_source`]). A new SDP address (re-INVITE) unlocks it.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use rtp_rs::{RtpPacketBuilder, RtpReader, Seq};
@@ -32,7 +42,26 @@ pub struct RtpStream {
     sent_octets: u32,
     remote_ssrc: Option<u32>,
     next_rtcp: Instant,
+    /// Packets from the accepted source that are not ours (not RTP, unknown payload type).
     pub foreign_packets: u64,
+    lock: SourceLock,
+    /// May a source other than the SDP address be latched (symmetric RTP behind NAT)?
+    pub latching: bool,
+    /// IP the call's SIP comes from: a NATed phone's media comes from the same one.
+    pub signalling_ip: Option<IpAddr>,
+    /// Datagrams (RTP or RTCP) dropped because they came from another source.
+    pub rejected_source: u64,
+}
+
+/// Which source the stream takes media from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceLock {
+    /// Nothing received yet.
+    Open,
+    /// Media came from the SDP address: only that address is accepted.
+    Sdp(SocketAddr),
+    /// Media came from elsewhere (NAT): that address and that SSRC only.
+    Latched { addr: SocketAddr, ssrc: u32 },
 }
 
 /// What an incoming datagram meant for the application.
@@ -62,6 +91,50 @@ impl RtpStream {
             remote_ssrc: None,
             next_rtcp: now + RTCP_INTERVAL,
             foreign_packets: 0,
+            lock: SourceLock::Open,
+            latching: true,
+            signalling_ip: None,
+            rejected_source: 0,
+        }
+    }
+
+    /// Sets the outcome of an offer/answer. A new remote address (re-INVITE moving the
+    /// media) unlocks the source: the next packets lock it again.
+    pub fn set_negotiated(&mut self, n: crate::sdp::Negotiated) {
+        let moved = self.negotiated.is_some_and(|old| old.remote != n.remote && n.remote.is_some());
+        if moved {
+            self.lock = SourceLock::Open;
+            self.learned = None;
+        }
+        self.negotiated = Some(n);
+    }
+
+    pub fn source_lock(&self) -> SourceLock {
+        self.lock
+    }
+
+    /// Is `from` (with this SSRC, for RTP) the stream's media source? Locks the
+    /// source on the first acceptable packet.
+    fn accept_source(&mut self, from: SocketAddr, ssrc: Option<u32>) -> bool {
+        let sdp = self.negotiated.and_then(|n| n.remote);
+        if sdp == Some(from) {
+            self.lock = SourceLock::Sdp(from);
+            return true;
+        }
+        match self.lock {
+            SourceLock::Sdp(_) => false,
+            SourceLock::Latched { addr, ssrc: locked } => addr == from && ssrc.is_none_or(|s| s == locked),
+            SourceLock::Open => {
+                // RTCP alone never latches: only media does.
+                let Some(ssrc) = ssrc else { return false };
+                let plausible = sdp.is_some_and(|a| a.ip() == from.ip()) || self.signalling_ip == Some(from.ip());
+                if self.latching && plausible {
+                    self.lock = SourceLock::Latched { addr: from, ssrc };
+                    true
+                } else {
+                    false
+                }
+            }
         }
     }
 
@@ -84,7 +157,11 @@ impl RtpStream {
 
     pub fn on_datagram(&mut self, now: Instant, from: SocketAddr, bytes: &[u8]) -> Received {
         if rtcp::is_rtcp(bytes) {
-            self.last_rx = now;
+            if self.accept_source(from, None) {
+                self.last_rx = now;
+            } else {
+                self.rejected_source += 1;
+            }
             return Received::Nothing;
         }
         let Some(neg) = self.negotiated else { return Received::Nothing };
@@ -92,6 +169,10 @@ impl RtpStream {
             self.foreign_packets += 1;
             return Received::Nothing;
         };
+        if !self.accept_source(from, Some(pkt.ssrc())) {
+            self.rejected_source += 1;
+            return Received::Nothing;
+        }
         let pt = pkt.payload_type();
         if pt != neg.pt && Some(pt) != neg.telephone_event {
             self.foreign_packets += 1;
@@ -213,5 +294,105 @@ impl RtpStream {
 
     pub fn codec(&self) -> Option<Codec> {
         self.negotiated.map(|n| n.codec)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SDP_ADDR: &str = "192.0.2.10:4000";
+
+    fn negotiated(remote: &str) -> Negotiated {
+        Negotiated { codec: Codec::Pcmu, pt: 0, telephone_event: Some(101), remote: Some(remote.parse().unwrap()), direction: Direction::SendRecv }
+    }
+
+    fn stream(now: Instant) -> RtpStream {
+        let mut s = RtpStream::new(20000, now, 0x1234_5678, 0);
+        s.set_negotiated(negotiated(SDP_ADDR));
+        s.signalling_ip = Some("192.0.2.10".parse().unwrap());
+        s
+    }
+
+    fn rtp(pt: u8, ssrc: u32, seq: u16, payload: &[u8]) -> Vec<u8> {
+        RtpPacketBuilder::new().payload_type(pt).ssrc(ssrc).sequence(Seq::from(seq)).timestamp(seq as u32 * 160).payload(payload).build().unwrap()
+    }
+
+    /// RFC 4733 event with the end bit.
+    fn key(ssrc: u32, seq: u16, event: u8) -> Vec<u8> {
+        RtpPacketBuilder::new().payload_type(101).ssrc(ssrc).sequence(Seq::from(seq)).timestamp(90_000).payload(&[event, 0x80, 0, 160]).build().unwrap()
+    }
+
+    #[test]
+    fn packets_from_another_source_are_dropped_and_counted() {
+        let t0 = Instant::now();
+        let mut s = stream(t0);
+        let sdp: SocketAddr = SDP_ADDR.parse().unwrap();
+        let forger: SocketAddr = "198.51.100.7:4000".parse().unwrap();
+        assert_eq!(s.on_datagram(t0, sdp, &rtp(0, 1, 1, &[0xff; 160])), Received::Nothing);
+        assert_eq!(s.source_lock(), SourceLock::Sdp(sdp));
+        // Forged audio and a forged key '0', from another host and from another port of the same host.
+        let later = t0 + Duration::from_secs(20);
+        assert_eq!(s.on_datagram(later, forger, &rtp(0, 1, 2, &[0x00; 160])), Received::Nothing);
+        assert_eq!(s.on_datagram(later, forger, &key(1, 3, 0)), Received::Nothing);
+        let same_host: SocketAddr = "192.0.2.10:4002".parse().unwrap();
+        assert_eq!(s.on_datagram(later, same_host, &key(1, 4, 0)), Received::Nothing);
+        assert_eq!(s.on_datagram(later, same_host, &rtcp::sender_report(9, (0, 0), 0, 0, 0, None)), Received::Nothing);
+        assert_eq!(s.rejected_source, 4);
+        assert_eq!(s.jitter.stats.received, 1, "forged audio never reaches the jitter buffer");
+        assert_eq!(s.last_rx, t0, "forged packets do not keep a dead call alive");
+        assert_eq!(s.destination(), Some(sdp), "we keep sending to the real peer");
+        // The real source still gets through, its key too.
+        assert_eq!(s.on_datagram(later, sdp, &key(1, 5, 0)), Received::Dtmf('0'));
+    }
+
+    #[test]
+    fn behind_nat_the_first_source_is_latched_with_its_ssrc() {
+        let t0 = Instant::now();
+        let mut s = stream(t0);
+        // The SDP says 192.0.2.10:4000 (a private address in real life); packets come from the NAT's port.
+        let nat: SocketAddr = "192.0.2.10:61234".parse().unwrap();
+        assert_eq!(s.on_datagram(t0, nat, &rtp(0, 77, 1, &[0xff; 160])), Received::Nothing);
+        assert_eq!(s.source_lock(), SourceLock::Latched { addr: nat, ssrc: 77 });
+        assert_eq!(s.destination(), Some(nat), "symmetric RTP answers where the packets come from");
+        // Same address, another SSRC: a second sender behind the same NAT port is refused.
+        assert_eq!(s.on_datagram(t0, nat, &key(78, 2, 0)), Received::Nothing);
+        // Another port of the same host: refused.
+        let other: SocketAddr = "192.0.2.10:61236".parse().unwrap();
+        assert_eq!(s.on_datagram(t0, other, &rtp(0, 77, 3, &[0; 160])), Received::Nothing);
+        assert_eq!(s.rejected_source, 2);
+        assert_eq!(s.on_datagram(t0, nat, &key(77, 4, 0)), Received::Dtmf('0'));
+    }
+
+    #[test]
+    fn an_unrelated_host_cannot_latch_and_latching_can_be_turned_off() {
+        let t0 = Instant::now();
+        let mut s = stream(t0);
+        let stranger: SocketAddr = "198.51.100.7:4000".parse().unwrap();
+        s.on_datagram(t0, stranger, &key(5, 1, 0));
+        assert_eq!(s.source_lock(), SourceLock::Open);
+        assert_eq!(s.rejected_source, 1);
+        let mut strict = stream(t0);
+        strict.latching = false;
+        strict.on_datagram(t0, "192.0.2.10:61234".parse().unwrap(), &key(5, 1, 0));
+        assert_eq!(strict.source_lock(), SourceLock::Open);
+        assert_eq!(strict.rejected_source, 1);
+    }
+
+    #[test]
+    fn a_new_sdp_address_unlocks_the_source() {
+        let t0 = Instant::now();
+        let mut s = stream(t0);
+        let nat: SocketAddr = "192.0.2.10:61234".parse().unwrap();
+        s.on_datagram(t0, nat, &rtp(0, 77, 1, &[0xff; 160]));
+        // Same SDP again (session refresh): the lock stays.
+        s.set_negotiated(negotiated(SDP_ADDR));
+        assert_eq!(s.source_lock(), SourceLock::Latched { addr: nat, ssrc: 77 });
+        // The media moves (re-INVITE to another address): the new one is taken.
+        let moved: SocketAddr = "192.0.2.20:5000".parse().unwrap();
+        s.set_negotiated(negotiated("192.0.2.20:5000"));
+        assert_eq!(s.on_datagram(t0, moved, &key(90, 1, 5)), Received::Dtmf('5'));
+        assert_eq!(s.source_lock(), SourceLock::Sdp(moved));
+        assert_eq!(s.on_datagram(t0, nat, &key(77, 2, 6)), Received::Nothing);
     }
 }
