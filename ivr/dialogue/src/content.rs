@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::policy::{Audio, DialogueConfig, ProcedureKind, TopicAction, TopicInfo};
+use crate::policy::{Audio, DialogueConfig, KeypadGroup, ProcedureKind, TopicAction, TopicInfo};
 use crate::render::RenderItem;
 
 /// Topics whose caller may be in danger: safety message, then an agent at once.
@@ -46,6 +46,8 @@ struct RawTopic {
     answer: String,
     #[serde(default)]
     short_answer: Option<String>,
+    #[serde(default)]
+    follow_up: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -62,13 +64,18 @@ pub struct TopicContent {
     pub complex: bool,
     pub answer: String,
     pub short_answer: Option<String>,
+    /// A suggestion said after the answer ("pour …, dites …").
+    pub follow_up: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct Content {
     pub prompts: BTreeMap<String, PromptText>,
-    /// `[keypad_menu.options]`: digit → topic slug (or `@agent`).
+    /// `[keypad_menu.options]`: digit → topic slug (or `@agent`), the menu's first level.
     pub keypad: Vec<(char, String)>,
+    /// `[keypad_menu_<d>]` with its options: the group that digit `d` of the first level
+    /// opens.
+    pub keypad_groups: Vec<KeypadGroup>,
     pub topics: Vec<TopicContent>,
     /// Files or entries skipped, with why.
     pub problems: Vec<String>,
@@ -106,11 +113,23 @@ impl Content {
         let raw: BTreeMap<String, RawPrompt> =
             toml::from_str(&text).map_err(|source| ContentError::Toml { path: prompts_file.to_path_buf(), source })?;
         for (id, p) in raw {
+            let mut options = Vec::new();
             for (digit, slug) in &p.options {
                 match digit.chars().next().filter(|_| digit.chars().count() == 1) {
-                    Some(d) => content.keypad.push((d, slug.clone())),
+                    Some(d) => options.push((d, slug.clone())),
                     None => content.problems.push(format!("{id}.options: key {digit:?} is not one digit")),
                 }
+            }
+            let group = id.strip_prefix("keypad_menu_").and_then(|d| {
+                let mut chars = d.chars();
+                chars.next().filter(|c| c.is_ascii_digit() && chars.next().is_none())
+            });
+            if id == "keypad_menu" {
+                content.keypad = options;
+            } else if let Some(digit) = group {
+                content.keypad_groups.push(KeypadGroup { digit, prompt: id.clone(), options });
+            } else if !options.is_empty() {
+                content.problems.push(format!("{id}.options: only the keypad menus (keypad_menu, keypad_menu_<digit>) have options"));
             }
             content.prompts.insert(id, PromptText { text: p.text, interruptible: p.interruptible });
         }
@@ -135,6 +154,7 @@ impl Content {
                         complex: t.complex,
                         answer: t.answer,
                         short_answer: t.short_answer,
+                        follow_up: t.follow_up,
                     }),
                     None => content.problems.push(format!("{}: unknown action {:?}", path.display(), t.action)),
                 },
@@ -168,6 +188,9 @@ impl Content {
             if let Some(short) = &t.short_answer {
                 push(Audio::ShortAnswer(t.slug.clone()), short);
             }
+            if let Some(follow) = &t.follow_up {
+                push(Audio::FollowUp(t.slug.clone()), follow);
+            }
             push(Audio::Title(t.slug.clone()), &t.title);
         }
         items
@@ -186,7 +209,19 @@ impl Content {
         let mut uninterruptible: HashSet<String> =
             self.prompts.iter().filter(|(_, p)| !p.interruptible).map(|(id, _)| id.clone()).collect();
         uninterruptible.extend(base.uninterruptible.iter().cloned());
-        DialogueConfig { topics, keypad: self.keypad.clone(), uninterruptible, ..base }
+        // Only what has text is played (an empty short answer or follow-up is skipped).
+        let said = |t: &Option<String>| t.as_deref().is_some_and(|x| x.chars().any(char::is_alphanumeric));
+        let short_answers = self.topics.iter().filter(|t| said(&t.short_answer)).map(|t| t.slug.clone()).collect();
+        let follow_ups = self.topics.iter().filter(|t| said(&t.follow_up)).map(|t| t.slug.clone()).collect();
+        DialogueConfig {
+            topics,
+            keypad: self.keypad.clone(),
+            keypad_groups: self.keypad_groups.clone(),
+            short_answers,
+            follow_ups,
+            uninterruptible,
+            ..base
+        }
     }
 }
 
@@ -201,7 +236,7 @@ mod tests {
         std::fs::create_dir_all(k.join("_intents")).unwrap();
         std::fs::write(
             k.join("rsa.toml"),
-            "slug = \"rsa\"\nflow = 2\ntitle = \"Le RSA\"\naction = \"answer\"\ncomplex = true\nanswer = \"Le RSA est...\"\nshort_answer = \"Court.\"\nreviewed = 2026-11-23\n",
+            "slug = \"rsa\"\nflow = 2\ntitle = \"Le RSA\"\naction = \"answer\"\ncomplex = true\nanswer = \"Le RSA est...\"\nshort_answer = \"Court.\"\nfollow_up = \"Pour la prime, dites prime.\"\nreviewed = 2026-11-23\n",
         )
         .unwrap();
         std::fs::write(k.join("aide-urgence-violences.toml"), "slug = \"aide-urgence-violences\"\ntitle = \"Violences\"\naction = \"transfer\"\nanswer = \"Appelez le 3919.\"\n").unwrap();
@@ -209,21 +244,27 @@ mod tests {
         let prompts = dir.path().join("prompts.toml");
         std::fs::write(
             &prompts,
-            "[clarify]\ntext = \"S'agit-il de {a} ? Ou de {b}\"\n[closed]\ntext = \"Fermé.\"\ninterruptible = false\n[keypad_menu]\ntext = \"Tapez 1.\"\n[keypad_menu.options]\n1 = \"rsa\"\n0 = \"@agent\"\n",
+            "[clarify]\ntext = \"S'agit-il de {a} ? Ou de {b}\"\n[closed]\ntext = \"Fermé.\"\ninterruptible = false\n[keypad_menu]\ntext = \"Tapez 1.\"\n[keypad_menu.options]\n1 = \"rsa\"\n0 = \"@agent\"\n[keypad_menu_2]\ntext = \"Pour le RSA, tapez 1.\"\n[keypad_menu_2.options]\n1 = \"rsa\"\n[goodbye]\ntext = \"Au revoir.\"\n[goodbye.options]\n1 = \"rsa\"\n",
         )
         .unwrap();
         let c = Content::load(&k, &prompts).unwrap();
         assert_eq!(c.topics.len(), 2);
-        assert_eq!(c.problems.len(), 1, "{:?}", c.problems);
-        assert!(c.keypad.contains(&('1', "rsa".to_string())));
+        // The broken topic file, and options on a prompt that is no menu.
+        assert_eq!(c.problems.len(), 2, "{:?}", c.problems);
+        assert!(c.problems.iter().any(|p| p.starts_with("goodbye.options")), "{:?}", c.problems);
+        assert_eq!(c.keypad, vec![('0', "@agent".to_string()), ('1', "rsa".to_string())]);
+        assert_eq!(c.keypad_groups, vec![KeypadGroup { digit: '2', prompt: "keypad_menu_2".into(), options: vec![('1', "rsa".into())] }]);
         let keys: Vec<String> = c.render_items().into_iter().map(|i| i.key).collect();
-        for k in ["prompt/clarify#0", "prompt/clarify#1", "prompt/closed", "answer/rsa", "short/rsa", "title/rsa"] {
+        for k in ["prompt/clarify#0", "prompt/clarify#1", "prompt/closed", "prompt/keypad_menu_2", "answer/rsa", "short/rsa", "follow/rsa", "title/rsa"] {
             assert!(keys.contains(&k.to_string()), "{k} in {keys:?}");
         }
         assert!(!keys.contains(&"prompt/clarify#2".to_string()), "empty tail part not rendered");
         let cfg = c.dialogue_config(DialogueConfig::default());
         assert!(cfg.topics["aide-urgence-violences"].urgent && cfg.topics["rsa"].complex);
         assert!(cfg.uninterruptible.contains("closed") && cfg.uninterruptible.contains("urgent_safety"));
+        assert!(cfg.short_answers.contains("rsa") && cfg.follow_ups.contains("rsa"));
+        assert!(!cfg.short_answers.contains("aide-urgence-violences") && !cfg.follow_ups.contains("aide-urgence-violences"));
+        assert_eq!(cfg.keypad_groups.len(), 1);
     }
 
     #[test]

@@ -173,6 +173,7 @@ fn library_get(library: &AudioLibrary, key: &str) -> Option<Arc<[i16]>> {
         },
         "answer" => Audio::Answer(rest.to_string()),
         "short" => Audio::ShortAnswer(rest.to_string()),
+        "follow" => Audio::FollowUp(rest.to_string()),
         "title" => Audio::Title(rest.to_string()),
         _ => return None,
     };

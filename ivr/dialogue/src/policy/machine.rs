@@ -4,8 +4,9 @@ use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 mod acts;
+mod keypad;
+mod reading;
 
-use super::replies::{self, Reply};
 use super::*;
 
 /// What the caller's next words or keys mean.
@@ -14,7 +15,8 @@ enum Waiting {
     Ask,
     Another,
     Clarify { a: String, b: String },
-    Keypad,
+    /// The keypad menu: its first level (`None`), or the group its digit opened.
+    Keypad(Option<char>),
     Procedure(ProcedureKind),
 }
 
@@ -23,7 +25,7 @@ impl Waiting {
         match self {
             Waiting::Ask | Waiting::Procedure(_) => ListenContext::OpenQuestion,
             Waiting::Another => ListenContext::YesNo,
-            Waiting::Clarify { .. } | Waiting::Keypad => ListenContext::Menu,
+            Waiting::Clarify { .. } | Waiting::Keypad(_) => ListenContext::Menu,
         }
     }
 }
@@ -63,6 +65,10 @@ pub struct Dialogue {
     ended: bool,
     transferring: bool,
     closing: bool,
+    /// The call cap passed while the caller spoke or an answer played: the goodbye comes
+    /// as soon as the bot listens again (the cap stops being a timer: it would be due at
+    /// every poll and the shell would spin).
+    cap_passed: bool,
     // Loop guards.
     none_count: u32,
     silence_count: u32,
@@ -72,6 +78,10 @@ pub struct Dialogue {
     repeats: u32,
     overloads: u32,
     transfer_failures: u32,
+    /// Why the last transfer was asked (its failure is told accordingly).
+    transfer_reason: Option<TransferReason>,
+    /// The transfer of a caller in danger failed: "répéter" says the numbers again.
+    safety_failed: bool,
     clarified: bool,
     last_answer: Option<String>,
     last_topic: Option<String>,
@@ -101,6 +111,7 @@ impl Dialogue {
             ended: false,
             transferring: false,
             closing: false,
+            cap_passed: false,
             none_count: 0,
             silence_count: 0,
             keypad_fail: 0,
@@ -109,6 +120,8 @@ impl Dialogue {
             repeats: 0,
             overloads: 0,
             transfer_failures: 0,
+            transfer_reason: None,
+            safety_failed: false,
             clarified: false,
             last_answer: None,
             last_topic: None,
@@ -129,7 +142,8 @@ impl Dialogue {
         if self.ended || !self.started {
             return None;
         }
-        let cap = (!self.closing && !self.transferring).then_some(self.cfg.max_call);
+        let cap_due = !self.cap_passed || (self.listening.is_some() && !self.speaking);
+        let cap = (!self.closing && !self.transferring && cap_due).then_some(self.cfg.max_call);
         match (self.deadline, cap) {
             (Some(d), Some(c)) => Some(d.min(c)),
             (d, c) => d.or(c),
@@ -206,7 +220,12 @@ impl Dialogue {
                 self.on_utterance(waiting, text, understanding, now);
             }
             Input::Dtmf { digit, now } => {
-                self.out.push_back(Output::Event(DialogueEvent::Dtmf { digit }));
+                // A key pressed while a procedure collects details is part of a number the
+                // caller gives (personal data): it goes to the request only, never to the
+                // events, which are logged and kept in the accounting records.
+                if !self.is_collecting() {
+                    self.out.push_back(Output::Event(DialogueEvent::Dtmf { digit }));
+                }
                 if self.transferring {
                     return;
                 }
@@ -256,14 +275,19 @@ impl Dialogue {
                     self.transfer_failures += 1;
                     self.out.push_back(Output::Event(DialogueEvent::TransferFailed));
                     self.step("transfer-failed");
-                    if self.transfer_failures >= 2 {
-                        self.say(vec![prompt("transfer_failed"), prompt("goodbye")], After::Hangup, now);
+                    // A caller who may be in danger hears the emergency numbers again, not
+                    // "call back later".
+                    let failed = if self.transfer_reason == Some(TransferReason::Urgent) || self.safety_failed {
+                        self.safety_failed = true;
+                        "transfer_failed_safety"
                     } else {
-                        self.say(
-                            vec![prompt("transfer_failed"), prompt("another_question")],
-                            After::Listen(Waiting::Another),
-                            now,
-                        );
+                        "transfer_failed"
+                    };
+                    if self.transfer_failures >= 2 {
+                        self.closing = true;
+                        self.say(vec![prompt(failed), prompt("goodbye")], After::Hangup, now);
+                    } else {
+                        self.say(vec![prompt(failed), prompt("another_question")], After::Listen(Waiting::Another), now);
                     }
                 }
             }
@@ -331,7 +355,7 @@ impl Dialogue {
     fn prompt_interruptible(&self, audio: &Audio) -> bool {
         match audio {
             Audio::Prompt(id) | Audio::PromptPart(id, _) => {
-                id != "urgent_safety" && !self.cfg.uninterruptible.contains(id)
+                id != "urgent_safety" && id != "transfer_failed_safety" && !self.cfg.uninterruptible.contains(id)
             }
             _ => true,
         }
@@ -400,80 +424,6 @@ impl Dialogue {
 
     // ---- turns ----------------------------------------------------------------------
 
-    fn on_utterance(&mut self, waiting: Waiting, text: String, u: Understanding, now: Duration) {
-        self.transcripts.push(text.clone());
-        self.out.push_back(Output::Event(DialogueEvent::Question {
-            transcript: text.clone(),
-            intent: u.intent.clone(),
-            score: u.score,
-            action: u.action.clone(),
-        }));
-        let reply = replies::classify(&text);
-        match waiting {
-            Waiting::Ask => {
-                if u.intent == "@none" && reply == Some(Reply::Goodbye) {
-                    return self.goodbye(now);
-                }
-                if reply == Some(Reply::Callback) && (u.intent.starts_with('@') || replies::asks_call_back(&text)) {
-                    return self.callback_request(now);
-                }
-                self.act(u, now);
-            }
-            Waiting::Another => match reply {
-                Some(Reply::Repeat) => self.repeat(now),
-                Some(Reply::Callback) if u.intent.starts_with('@') || replies::asks_call_back(&text) => self.callback_request(now),
-                Some(Reply::Another) if u.intent == "@none" || u.score < 0.5 => {
-                    self.step("another");
-                    self.say(vec![prompt("ask_question")], After::Listen(Waiting::Ask), now)
-                }
-                Some(Reply::Agent) => self.transfer(TransferReason::AgentRequest, now),
-                Some(Reply::Goodbye) if u.intent == "@none" || u.score < 0.5 => self.goodbye(now),
-                _ if u.intent != "@none" => self.act(u, now),
-                _ => {
-                    self.none_count += 1;
-                    if self.none_count >= 2 {
-                        self.keypad_menu(now)
-                    } else {
-                        self.say(vec![prompt("repeat_hint")], After::Listen(Waiting::Another), now)
-                    }
-                }
-            },
-            Waiting::Clarify { a, b } => {
-                if u.intent == a || reply == Some(Reply::First) {
-                    self.topic(&a, now)
-                } else if u.intent == b || reply == Some(Reply::Second) {
-                    self.topic(&b, now)
-                } else if reply == Some(Reply::Agent) {
-                    self.transfer(TransferReason::AgentRequest, now)
-                } else if u.intent == "@none" && self.none_count == 0 {
-                    // A short reply misheard ("le deuxième" written "l'udujan"): the choice
-                    // is asked again, once, rather than the whole question.
-                    self.none_count += 1;
-                    self.step("clarify-again");
-                    self.ask_clarify(a, b, now)
-                } else {
-                    self.act(u, now)
-                }
-            }
-            Waiting::Keypad => {
-                if u.intent != "@none" {
-                    self.act(u, now)
-                } else {
-                    self.keypad_invalid(now)
-                }
-            }
-            Waiting::Procedure(kind) => {
-                if !self.procedure_text.is_empty() {
-                    self.procedure_text.push_str(" / ");
-                }
-                self.procedure_text.push_str(&text);
-                // Callers dictate in pieces (name, date, address): a pause or '#' ends the request.
-                self.listening = Some(Waiting::Procedure(kind));
-                self.deadline = Some(now + self.cfg.dictation_pause);
-            }
-        }
-    }
-
     fn on_dtmf(&mut self, waiting: Waiting, digit: char, now: Duration) {
         match waiting {
             Waiting::Ask => self.keypad_menu(now),
@@ -491,17 +441,7 @@ impl Dialogue {
                 '2' => self.topic(&b, now),
                 _ => self.keypad_menu(now),
             },
-            Waiting::Keypad => {
-                let slug = self.cfg.keypad.iter().find(|(d, _)| *d == digit).map(|(_, s)| s.clone());
-                match (digit, slug) {
-                    ('*', _) => self.keypad_menu(now),
-                    (_, Some(slug)) if self.cfg.topics.contains_key(&slug) => {
-                        self.step(&format!("keypad:{digit}"));
-                        self.topic(&slug, now)
-                    }
-                    _ => self.keypad_invalid(now),
-                }
-            }
+            Waiting::Keypad(level) => self.keypad_key(level, digit, now),
             Waiting::Procedure(kind) => match digit {
                 '#' if !self.procedure_digits.is_empty() || !self.procedure_text.is_empty() => {
                     self.finish_procedure(kind, true, now)
@@ -530,9 +470,13 @@ impl Dialogue {
         if !self.started || self.transferring {
             return;
         }
-        if now >= self.cfg.max_call && !self.closing && self.listening.is_some() && !self.speaking {
-            self.step("max-call");
-            return self.goodbye(now);
+        if now >= self.cfg.max_call && !self.closing {
+            if self.listening.is_some() && !self.speaking {
+                self.step("max-call");
+                return self.goodbye(now);
+            }
+            self.cap_passed = true;
+            return;
         }
         let Some(deadline) = self.deadline else { return };
         if now < deadline || self.speaking {
@@ -565,7 +509,7 @@ impl Dialogue {
                 }
             }
             Waiting::Another => self.goodbye(now),
-            Waiting::Keypad => self.keypad_invalid(now),
+            Waiting::Keypad(level) => self.keypad_invalid(level, now),
             Waiting::Procedure(kind) => {
                 if self.procedure_reasks == 0 {
                     self.procedure_reasks += 1;

@@ -93,13 +93,21 @@ pub struct Switches {
 #[derive(Debug, Clone)]
 pub struct DialogueConfig {
     pub topics: HashMap<String, TopicInfo>,
-    /// Keypad digit → topic slug (the `keypad_menu` options). '0' is always the agent.
+    /// First level of the keypad menu: digit → topic slug or `@agent` (the `keypad_menu`
+    /// options). '0' is always the agent, '*' says the menu again.
     pub keypad: Vec<(char, String)>,
+    /// Second level: a first-level digit that opens a group of topics, read by its own
+    /// prompt. '*' goes back to the first level.
+    pub keypad_groups: Vec<KeypadGroup>,
+    /// Topics with a short answer (`short/<slug>`), played for a second "répéter".
+    pub short_answers: HashSet<String>,
+    /// Topics with a follow-up suggestion (`follow/<slug>`), played after their answer.
+    pub follow_ups: HashSet<String>,
     /// Agent URI per flow (SIP REFER target).
     pub transfer_choix2: String,
     pub transfer_choix3: String,
     /// Prompt ids the caller cannot cut short (`interruptible = false` in prompts.toml).
-    /// `urgent_safety` is never interruptible whatever this says.
+    /// `urgent_safety` and `transfer_failed_safety` are never interruptible whatever this says.
     pub uninterruptible: HashSet<String>,
     /// Waiting for the caller to start speaking after a prompt. Default 7 s.
     pub no_input: Duration,
@@ -122,9 +130,12 @@ impl Default for DialogueConfig {
         DialogueConfig {
             topics: HashMap::new(),
             keypad: Vec::new(),
+            keypad_groups: Vec::new(),
+            short_answers: HashSet::new(),
+            follow_ups: HashSet::new(),
             transfer_choix2: "sip:agents-choix2@127.0.0.1".into(),
             transfer_choix3: "sip:agents-choix3@127.0.0.1".into(),
-            uninterruptible: HashSet::from(["urgent_safety".to_string()]),
+            uninterruptible: HashSet::from(["urgent_safety".to_string(), "transfer_failed_safety".to_string()]),
             no_input: Duration::from_secs(7),
             dictation_pause: Duration::from_secs(3),
             max_call: Duration::from_secs(8 * 60),
@@ -133,6 +144,17 @@ impl Default for DialogueConfig {
             max_repeats: 2,
         }
     }
+}
+
+/// One group of the keypad menu's second level (`[keypad_menu_<digit>]` in prompts.toml).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeypadGroup {
+    /// The first-level digit that opens it.
+    pub digit: char,
+    /// The prompt that reads its options.
+    pub prompt: String,
+    /// Digit → topic slug or `@agent`.
+    pub options: Vec<(char, String)>,
 }
 
 /// Inputs of the state machine. `now` is the time since the call started (monotonic).
@@ -163,6 +185,8 @@ pub enum Audio {
     PromptPart(String, usize),
     Answer(String),
     ShortAnswer(String),
+    /// A topic's follow-up suggestion, said after its answer ("pour …, dites …").
+    FollowUp(String),
     /// A topic's title, said inside the clarify prompt.
     Title(String),
 }
@@ -174,6 +198,7 @@ impl Audio {
             Audio::PromptPart(id, i) => format!("prompt/{id}#{i}"),
             Audio::Answer(slug) => format!("answer/{slug}"),
             Audio::ShortAnswer(slug) => format!("short/{slug}"),
+            Audio::FollowUp(slug) => format!("follow/{slug}"),
             Audio::Title(slug) => format!("title/{slug}"),
         }
     }

@@ -19,7 +19,12 @@ fn config() -> DialogueConfig {
     add("attestation", TopicAction::Procedure(ProcedureKind::AttestationNonPaiement), false, false);
     add("rappel", TopicAction::Procedure(ProcedureKind::Rappel), false, false);
     add("reclamation", TopicAction::Transfer, false, false);
-    cfg.keypad = vec![('1', "prime-activite".into()), ('2', "rsa-conditions".into())];
+    // Two levels, as in prompts/prompts.toml: groups first, then their topics.
+    cfg.keypad = vec![('9', "aide-urgence-violences".into())];
+    cfg.keypad_groups = vec![
+        KeypadGroup { digit: '1', prompt: "keypad_menu_1".into(), options: vec![('1', "prime-activite".into()), ('2', "rsa-conditions".into())] },
+        KeypadGroup { digit: '2', prompt: "keypad_menu_2".into(), options: vec![('1', "separation".into()), ('2', "@agent".into())] },
+    ];
     // As in prompts/prompts.toml.
     cfg.uninterruptible.insert("crisis".into());
     cfg
@@ -35,7 +40,11 @@ struct Call {
 
 impl Call {
     fn start(flow: Flow, open: bool, switches: Switches) -> Call {
-        let mut c = Call { d: Dialogue::new(config()), now: Duration::ZERO, log: Vec::new(), playing: None };
+        Call::start_with(config(), flow, open, switches)
+    }
+
+    fn start_with(cfg: DialogueConfig, flow: Flow, open: bool, switches: Switches) -> Call {
+        let mut c = Call { d: Dialogue::new(cfg), now: Duration::ZERO, log: Vec::new(), playing: None };
         let at = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
         c.input(Input::CallStarted { flow, at, open, switches, caller_number: Some("+33612345678".into()), now: c.now });
         c
@@ -186,6 +195,7 @@ fn none_reasks_once_then_keypad_menu() {
     assert_eq!(c.say("euh bonjour", "@none", "fallback", None), vec![p("not_understood")]);
     assert_eq!(c.say("la météo demain", "@none", "fallback", None), vec![p("keypad_menu")]);
     assert_eq!(c.last_listen(), Some(ListenContext::Menu));
+    assert_eq!(c.key('1'), vec![p("keypad_menu_1")]);
     assert_eq!(c.key('2'), vec![Audio::Answer("rsa-conditions".into()), p("another_question")]);
 }
 
@@ -532,4 +542,325 @@ fn hangup_ends_and_late_reports_are_still_recorded() {
     assert!(c.log.iter().any(|o| matches!(o, Output::Event(DialogueEvent::Played { played_ms: 800, .. }))));
     assert!(!c.log.iter().any(|o| matches!(o, Output::Play { audio, .. } if *audio == p("ask_question"))));
     assert_eq!(c.d.poll_timeout(), None);
+}
+
+// ---- replies read in the context of the bot's question ---------------------------------
+
+fn procedures(c: &Call) -> Vec<ProcedureRecord> {
+    c.log
+        .iter()
+        .filter_map(|o| match o {
+            Output::Event(DialogueEvent::Procedure(r)) => Some(r.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn played(c: &Call, audio: &Audio) -> bool {
+    c.log.iter().any(|o| matches!(o, Output::Play { audio: a, .. } if a == audio))
+}
+
+/// The matcher, before its own fix, heard the attestation de non-paiement in every "non".
+fn misread(c: &mut Call, text: &str) -> Vec<Audio> {
+    c.now += Duration::from_secs(2);
+    let u = Understanding { intent: "attestation".into(), score: 1.11, runner_up: None, action: "procedure".into() };
+    c.input(Input::Utterance { text: text.into(), understanding: u, now: c.now });
+    c.play_out()
+}
+
+const DECLINES: &[&str] = &[
+    "non",
+    "Non.",
+    "non merci",
+    "Non merci, c'est tout.",
+    "c'est bon merci",
+    "merci au revoir",
+    "Ça ira, merci.",
+    "Non non, c'est bon.",
+    "au revoir",
+    "Non, c'est tout ce que je voulais savoir, merci.",
+    "Euh non, ça va aller, merci madame.",
+    "Non merci, pas besoin d'un conseiller.",
+];
+
+#[test]
+fn declining_after_an_answer_says_goodbye_whatever_the_matcher_saw() {
+    for said in DECLINES {
+        let mut c = Call::start(Flow::Choix2, true, Switches::default());
+        c.play_out();
+        c.say("c'est quoi la prime d'activité", "prime-activite", "answer", None);
+        assert_eq!(misread(&mut c, said), vec![p("goodbye")], "{said}");
+        assert!(c.hung_up() && c.d.is_ended(), "{said}");
+        assert!(c.transfer().is_none(), "{said}: {:?}", c.d.path());
+        assert!(procedures(&c).is_empty() && !played(&c, &p("attestation_collect")), "{said}: {:?}", c.d.path());
+        assert!(c.log.iter().any(|o| matches!(o, Output::Event(DialogueEvent::Ended { reason: EndReason::BotHungUp }))));
+        // The same words, with the matcher finding nothing, close the call the same way.
+        let mut c = Call::start(Flow::Choix2, true, Switches::default());
+        c.play_out();
+        c.say("c'est quoi la prime d'activité", "prime-activite", "answer", None);
+        assert_eq!(c.say(said, "@none", "fallback", None), vec![p("goodbye")], "{said}");
+    }
+}
+
+#[test]
+fn a_new_question_that_starts_with_non_is_answered() {
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    c.say("c'est quoi la prime d'activité", "prime-activite", "answer", None);
+    let heard = c.say("non je voudrais savoir pour le RSA", "rsa-conditions", "answer", None);
+    assert_eq!(heard, vec![Audio::Answer("rsa-conditions".into()), p("another_question")]);
+    let heard = c.say("non je voudrais savoir pour la prime d'activité", "prime-activite", "answer", None);
+    assert_eq!(heard[0], Audio::Answer("prime-activite".into()));
+    // "quelqu'un", "une personne": words of a question, not a request for an agent.
+    let heard = c.say("quelqu'un m'a dit que le RSA était plus élevé", "rsa-conditions", "answer", None);
+    assert_eq!(heard[0], Audio::Answer("rsa-conditions".into()));
+    assert!(c.transfer().is_none() && !c.hung_up(), "{:?}", c.d.path());
+    // "un" and "deux" said after an answer are its keys: repeat, another question.
+    assert_eq!(c.say("un", "@none", "fallback", None)[0], Audio::Answer("rsa-conditions".into()));
+    assert_eq!(c.say("deux", "@none", "fallback", None), vec![p("ask_question")]);
+}
+
+#[test]
+fn declining_after_a_procedure_a_redirect_or_a_failed_transfer_says_goodbye() {
+    // After the attestation request is confirmed.
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    c.say("il me faut une attestation de non paiement", "attestation", "procedure", None);
+    c.say("Claire Martin 8 rue des Tilleuls Nantes", "@none", "fallback", None);
+    assert_eq!(c.wait(3), vec![p("attestation_done"), p("another_question")]);
+    assert_eq!(misread(&mut c, "non merci c'est tout"), vec![p("goodbye")]);
+    assert_eq!(procedures(&c).len(), 1, "the one request, not a second one");
+    // After the redirect to choix 1.
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    c.say("où en est mon dossier", "suivi-dossier", "redirect-choix1", None);
+    assert_eq!(misread(&mut c, "d'accord merci au revoir"), vec![p("goodbye")]);
+    // After a failed transfer.
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    c.say("un conseiller", "@agent", "transfer", None);
+    c.input(Input::TransferResult { accepted: false, now: c.now });
+    c.play_out();
+    assert_eq!(misread(&mut c, "non ça ira"), vec![p("goodbye")]);
+    assert!(c.hung_up() && procedures(&c).is_empty());
+}
+
+#[test]
+fn replies_at_the_first_question_and_at_the_keypad_menu() {
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    assert_eq!(misread(&mut c, "non merci au revoir"), vec![p("goodbye")]);
+    assert!(procedures(&c).is_empty() && !played(&c, &p("attestation_collect")));
+    // "oui" or "répétez" to "what is your question?" asks it again.
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    assert_eq!(c.say("oui", "@none", "fallback", None), vec![p("ask_question")]);
+    // At the keypad menu: a number said aloud is its key, goodbye ends the call.
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    c.input(Input::AsrOverloaded { dropped: true, now: c.now });
+    assert_eq!(c.play_out(), vec![p("keypad_menu")]);
+    assert_eq!(c.say("un", "@none", "fallback", None), vec![p("keypad_menu_1")]);
+    assert_eq!(c.say("répétez", "@none", "fallback", None), vec![p("keypad_menu_1")]);
+    assert_eq!(misread(&mut c, "merci au revoir"), vec![p("goodbye")]);
+    assert!(c.transfer().is_none() && procedures(&c).is_empty());
+}
+
+#[test]
+fn replies_to_the_clarify_question() {
+    let start = || {
+        let mut c = Call::start(Flow::Choix2, true, Switches::default());
+        c.play_out();
+        c.say("le rsa ou la prime", "rsa-conditions", "clarify", Some("prime-activite"));
+        c
+    };
+    // A choice wins over the topic the matcher saw in it.
+    let mut c = start();
+    assert_eq!(misread(&mut c, "non, le deuxième")[0], Audio::Answer("prime-activite".into()));
+    // Neither: the question again, in the caller's own words.
+    for said in ["non", "aucun des deux", "ni l'un ni l'autre"] {
+        let mut c = start();
+        assert_eq!(misread(&mut c, said), vec![p("ask_question")], "{said}");
+        assert_eq!(c.last_listen(), Some(ListenContext::OpenQuestion));
+        assert!(procedures(&c).is_empty() && c.transfer().is_none());
+        // The new wording is answered, not clarified a second time.
+        let heard = c.say("la prime d'activité", "prime-activite", "clarify", Some("rsa-conditions"));
+        assert_eq!(heard[0], Audio::Answer("prime-activite".into()));
+    }
+    let mut c = start();
+    assert_eq!(misread(&mut c, "merci au revoir"), vec![p("goodbye")]);
+    let mut c = start();
+    assert_eq!(c.say("pouvez-vous répéter", "@none", "fallback", None)[1], Audio::Title("rsa-conditions".into()));
+    let mut c = start();
+    c.say("un conseiller s'il vous plaît", "@agent", "transfer", None);
+    assert_eq!(c.transfer().unwrap().reason, TransferReason::AgentRequest);
+}
+
+#[test]
+fn replies_during_a_procedure_step() {
+    let start = || {
+        let mut c = Call::start(Flow::Choix2, true, Switches::default());
+        c.play_out();
+        assert_eq!(c.say("il me faut une attestation", "attestation", "procedure", None), vec![p("attestation_collect")]);
+        c
+    };
+    // Before any detail: "non merci" cancels and closes, "non" cancels and asks again.
+    let mut c = start();
+    assert_eq!(misread(&mut c, "non merci c'est bon"), vec![p("goodbye")]);
+    assert!(procedures(&c).is_empty() && c.transfer().is_none() && c.hung_up());
+    let mut c = start();
+    assert_eq!(misread(&mut c, "non"), vec![p("ask_question")]);
+    assert!(procedures(&c).is_empty() && !c.d.is_collecting());
+    // "oui" is an agreement, not a detail; "répétez" says the step again.
+    let mut c = start();
+    assert!(c.say("oui d'accord", "@none", "fallback", None).is_empty());
+    assert_eq!(c.say("répétez", "@none", "fallback", None), vec![p("attestation_collect")]);
+    c.say("Claire Martin 8 rue des Tilleuls Nantes", "@none", "fallback", None);
+    // Details given, then goodbye: the request is kept and confirmed before the end.
+    assert_eq!(c.say("merci au revoir", "@none", "fallback", None), vec![p("attestation_done"), p("goodbye")]);
+    let recs = procedures(&c);
+    assert_eq!(recs.len(), 1);
+    assert!(recs[0].complete && recs[0].transcript == "Claire Martin 8 rue des Tilleuls Nantes", "{recs:?}");
+    assert!(c.hung_up() && c.transfer().is_none());
+    // An agent asked for after some details: what was said goes with the request.
+    let mut c = start();
+    c.say("Claire Martin", "@none", "fallback", None);
+    c.say("je veux parler à un conseiller", "@agent", "transfer", None);
+    assert_eq!(c.transfer().unwrap().reason, TransferReason::AgentRequest);
+    let recs = procedures(&c);
+    assert!(recs.len() == 1 && !recs[0].complete && recs[0].transcript == "Claire Martin", "{recs:?}");
+}
+
+// ---- safety path, keypad levels, short answer and follow-up -----------------------------
+
+#[test]
+fn a_failed_transfer_on_the_violence_path_repeats_the_emergency_numbers() {
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    c.say("mon conjoint me frappe", "aide-urgence-violences", "transfer", None);
+    assert_eq!(c.transfer().unwrap().reason, TransferReason::Urgent);
+    let out = c.input(Input::TransferResult { accepted: false, now: c.now });
+    assert!(out.iter().any(|o| matches!(o, Output::Play { audio, interruptible: false, .. } if *audio == p("transfer_failed_safety"))), "{out:?}");
+    // Not cut by the caller's voice.
+    c.input(Input::BargeIn { now: c.now });
+    assert_eq!(c.play_out(), vec![p("transfer_failed_safety"), p("another_question")]);
+    assert!(!played(&c, &p("transfer_failed")));
+    // "répéter" says the numbers again.
+    assert_eq!(c.say("répétez", "@none", "fallback", None), vec![p("transfer_failed_safety"), p("another_question")]);
+    // A second failure, whatever was asked, ends with them too.
+    c.say("un conseiller", "@agent", "transfer", None);
+    c.input(Input::TransferResult { accepted: false, now: c.now });
+    assert_eq!(c.play_out(), vec![p("transfer_failed_safety"), p("goodbye")]);
+    assert!(c.hung_up());
+    // The violence topic chosen on the keypad takes the same path.
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    c.input(Input::AsrOverloaded { dropped: true, now: c.now });
+    c.play_out();
+    assert_eq!(c.key('9'), vec![p("urgent_safety"), p("transfer")]);
+    c.input(Input::TransferResult { accepted: false, now: c.now });
+    assert_eq!(c.play_out()[0], p("transfer_failed_safety"));
+}
+
+#[test]
+fn keypad_menu_in_two_levels() {
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    c.input(Input::AsrOverloaded { dropped: true, now: c.now });
+    assert_eq!(c.play_out(), vec![p("keypad_menu")]);
+    // A group, back with '*', another group, a topic of it.
+    assert_eq!(c.key('1'), vec![p("keypad_menu_1")]);
+    assert_eq!(c.last_listen(), Some(ListenContext::Menu));
+    assert_eq!(c.key('*'), vec![p("keypad_menu")]);
+    assert_eq!(c.key('*'), vec![p("keypad_menu")], "'*' on the first level says it again");
+    assert_eq!(c.key('2'), vec![p("keypad_menu_2")]);
+    assert_eq!(c.key('1'), vec![Audio::Answer("separation".into()), p("appointment"), p("another_question")]);
+    assert!(c.d.path().iter().any(|s| s == "keypad:21"), "{:?}", c.d.path());
+    // A key with nothing behind it says the same level again; silence too.
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    c.input(Input::AsrOverloaded { dropped: true, now: c.now });
+    c.play_out();
+    c.key('1');
+    assert_eq!(c.key('7'), vec![p("keypad_invalid"), p("keypad_menu_1")]);
+    assert_eq!(c.wait(8), vec![p("keypad_invalid"), p("keypad_menu_1")]);
+    assert_eq!(c.key('5'), vec![p("transfer")]);
+    assert_eq!(c.transfer().unwrap().reason, TransferReason::RepeatedFailure);
+    // '0' in a group, and an agent option of a group, reach an agent.
+    for keys in [&['1', '0'][..], &['2', '2'][..]] {
+        let mut c = Call::start(Flow::Choix2, true, Switches::default());
+        c.play_out();
+        c.input(Input::AsrOverloaded { dropped: true, now: c.now });
+        c.play_out();
+        for k in keys {
+            c.key(*k);
+        }
+        assert_eq!(c.transfer().unwrap().reason, TransferReason::Keypad0, "{keys:?}");
+    }
+}
+
+#[test]
+fn the_second_repeat_plays_the_short_answer_and_the_follow_up_comes_after_the_answer() {
+    let mut cfg = config();
+    cfg.short_answers.insert("prime-activite".into());
+    cfg.follow_ups.insert("prime-activite".into());
+    let mut c = Call::start_with(cfg, Flow::Choix2, true, Switches::default());
+    c.play_out();
+    let heard = c.say("la prime d'activité", "prime-activite", "answer", None);
+    assert_eq!(heard, vec![Audio::Answer("prime-activite".into()), Audio::FollowUp("prime-activite".into()), p("another_question")]);
+    assert_eq!(c.say("répétez", "@none", "fallback", None), vec![Audio::Answer("prime-activite".into()), p("another_question")]);
+    assert_eq!(c.say("répétez", "@none", "fallback", None), vec![Audio::ShortAnswer("prime-activite".into()), p("another_question")]);
+    assert_eq!(c.say("répétez", "@none", "fallback", None), vec![p("another_question")]);
+    // The short answer counts as the topic's answer heard; the follow-up does not.
+    let answers: Vec<_> = c.log.iter().filter_map(|o| match o {
+        Output::Event(DialogueEvent::Played { key, answer, .. }) => Some((key.clone(), answer.clone())),
+        _ => None,
+    }).collect();
+    assert!(answers.contains(&("short/prime-activite".into(), Some("prime-activite".into()))), "{answers:?}");
+    assert!(answers.contains(&("follow/prime-activite".into(), None)), "{answers:?}");
+    // A topic without them: the full answer twice, no follow-up.
+    c.key('2');
+    assert_eq!(c.say("le rsa", "rsa-conditions", "answer", None), vec![Audio::Answer("rsa-conditions".into()), p("another_question")]);
+    c.key('1');
+    assert_eq!(c.key('1')[0], Audio::Answer("rsa-conditions".into()));
+    // The follow-up is left out when the call closes after the answer.
+    let mut cfg = config();
+    cfg.follow_ups.insert("prime-activite".into());
+    cfg.max_answers = 1;
+    let mut c = Call::start_with(cfg, Flow::Choix2, true, Switches::default());
+    c.play_out();
+    assert_eq!(c.say("la prime", "prime-activite", "answer", None), vec![Audio::Answer("prime-activite".into()), p("goodbye")]);
+}
+
+#[test]
+fn past_the_call_cap_no_timer_spins_and_the_bot_closes_when_it_would_listen() {
+    let cap = Duration::from_secs(8 * 60);
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    // The caller is speaking when the cap passes.
+    c.now = cap - Duration::from_secs(1);
+    c.input(Input::SpeechStarted { now: c.now });
+    c.now = cap;
+    c.input(Input::Tick { now: c.now });
+    let not_due = |c: &Call| c.d.poll_timeout().is_none_or(|t| t > c.now);
+    assert!(not_due(&c), "a timer already due while the caller speaks: {:?} at {:?}", c.d.poll_timeout(), c.now);
+    // The question gets its answer; while it plays no timer is due either.
+    c.now += Duration::from_secs(2);
+    let u = Understanding { intent: "prime-activite".into(), score: 0.8, runner_up: None, action: "answer".into() };
+    c.input(Input::Utterance { text: "prime".into(), understanding: u, now: c.now });
+    assert!(c.playing.is_some());
+    c.input(Input::Tick { now: c.now });
+    assert!(not_due(&c), "a timer already due while the answer plays: {:?}", c.d.poll_timeout());
+    c.play_out();
+    // Then, where the bot would listen again: one tick, the goodbye, the hang-up.
+    let mut ticks = 0;
+    while let Some(t) = c.d.poll_timeout() {
+        c.now = c.now.max(t);
+        c.input(Input::Tick { now: c.now });
+        c.play_out();
+        ticks += 1;
+        assert!(ticks <= 2, "the shell is woken again and again past the cap");
+    }
+    assert!(c.log.iter().any(|o| matches!(o, Output::Play { audio, .. } if *audio == p("goodbye"))));
+    assert!(c.hung_up());
 }

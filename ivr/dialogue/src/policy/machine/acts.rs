@@ -76,6 +76,11 @@ impl Dialogue {
                 if info.complex {
                     seq.push(prompt("appointment"));
                 }
+                // "Pour …, dites …": a next question the caller may not know to ask; not
+                // when the call closes after this answer.
+                if self.cfg.follow_ups.contains(slug) && self.answers < self.cfg.max_answers {
+                    seq.push(Audio::FollowUp(slug.to_string()));
+                }
                 self.offer_next(seq, now)
             }
         }
@@ -112,32 +117,30 @@ impl Dialogue {
         }
     }
 
+    /// "répéter": the answer again, then its short version (a caller who asks twice
+    /// wants the gist), then only the offer.
     pub(super) fn repeat(&mut self, now: Duration) {
         self.step("repeat");
         match self.last_answer.clone() {
             Some(slug) if self.repeats < self.cfg.max_repeats => {
                 self.repeats += 1;
-                self.say(vec![Audio::Answer(slug), prompt("another_question")], After::Listen(Waiting::Another), now)
+                let audio = if self.repeats >= 2 && self.cfg.short_answers.contains(&slug) {
+                    Audio::ShortAnswer(slug)
+                } else {
+                    Audio::Answer(slug)
+                };
+                self.say(vec![audio, prompt("another_question")], After::Listen(Waiting::Another), now)
+            }
+            None if self.safety_failed && self.repeats < self.cfg.max_repeats => {
+                self.repeats += 1;
+                self.say(vec![prompt("transfer_failed_safety"), prompt("another_question")], After::Listen(Waiting::Another), now)
             }
             _ => self.say(vec![prompt("another_question")], After::Listen(Waiting::Another), now),
         }
     }
 
-    pub(super) fn keypad_menu(&mut self, now: Duration) {
-        self.step("keypad");
-        self.say(vec![prompt("keypad_menu")], After::Listen(Waiting::Keypad), now)
-    }
-
-    pub(super) fn keypad_invalid(&mut self, now: Duration) {
-        self.keypad_fail += 1;
-        if self.keypad_fail >= 3 {
-            self.step("keypad-failed");
-            return self.transfer(TransferReason::RepeatedFailure, now);
-        }
-        self.say(vec![prompt("keypad_invalid"), prompt("keypad_menu")], After::Listen(Waiting::Keypad), now)
-    }
-
-    pub(super) fn finish_procedure(&mut self, kind: ProcedureKind, complete: bool, now: Duration) {
+    /// The procedure's request as an event (the shell stores it).
+    pub(super) fn record_procedure(&mut self, kind: ProcedureKind, complete: bool) {
         let record = ProcedureRecord {
             kind,
             transcript: std::mem::take(&mut self.procedure_text),
@@ -146,16 +149,25 @@ impl Dialogue {
             complete,
         };
         self.out.push_back(Output::Event(DialogueEvent::Procedure(record)));
+    }
+
+    pub(super) fn finish_procedure(&mut self, kind: ProcedureKind, complete: bool, now: Duration) {
+        self.record_procedure(kind, complete);
         if !complete {
             self.step("procedure-incomplete");
             return self.transfer(TransferReason::ProcedureIncomplete, now);
         }
         self.step("procedure-done");
-        let done = match kind {
-            ProcedureKind::AttestationNonPaiement => "attestation_done",
-            ProcedureKind::Rappel => "callback_done",
-        };
-        self.offer_next(vec![prompt(done)], now)
+        self.offer_next(vec![prompt(procedure_done(kind))], now)
+    }
+
+    /// "merci, au revoir" after the details: the request is kept, confirmed, and the call ends.
+    pub(super) fn finish_procedure_and_leave(&mut self, kind: ProcedureKind, now: Duration) {
+        self.record_procedure(kind, true);
+        self.step("procedure-done");
+        self.closing = true;
+        self.step("goodbye");
+        self.say(vec![prompt(procedure_done(kind)), prompt("goodbye")], After::Hangup, now)
     }
 
     pub(super) fn goodbye(&mut self, now: Duration) {
@@ -170,6 +182,7 @@ impl Dialogue {
 
     pub(super) fn transfer_after(&mut self, seq: Vec<Audio>, reason: TransferReason, now: Duration) {
         self.step(&format!("transfer:{}", reason_tag(reason)));
+        self.transfer_reason = Some(reason);
         let req = TransferRequest {
             flow: self.flow,
             target: match self.flow {
@@ -193,5 +206,12 @@ impl Dialogue {
             return true;
         }
         false
+    }
+}
+
+fn procedure_done(kind: ProcedureKind) -> &'static str {
+    match kind {
+        ProcedureKind::AttestationNonPaiement => "attestation_done",
+        ProcedureKind::Rappel => "callback_done",
     }
 }
