@@ -3,6 +3,7 @@
 use chrono::NaiveTime;
 use serde::{Deserialize, Serialize};
 
+use crate::requests::RequestRetention;
 use crate::sc32::Sc32Rule;
 use crate::store::DEFAULT_DB_URL;
 
@@ -25,6 +26,8 @@ pub struct AccountingConfig {
     pub transcript_retention_days: u32,
     /// Call records (and outcomes) are deleted after this many days; None keeps them.
     pub record_retention_days: Option<u32>,
+    /// Procedure requests (call-back, attestation): personal fields erased after this.
+    pub requests: RequestRetention,
     /// Recorder batching: a batch is committed when it has this many items...
     pub batch_max: usize,
     /// ...or this long after its first item arrived.
@@ -43,6 +46,7 @@ impl Default for AccountingConfig {
             key_grace_s: 3600,
             transcript_retention_days: 30,
             record_retention_days: None,
+            requests: RequestRetention::default(),
             batch_max: 512,
             batch_window_ms: 50,
             queue_capacity: 65_536,

@@ -92,6 +92,8 @@ pub struct PurgeSummary {
     pub transcripts_deleted: u64,
     pub records_deleted: u64,
     pub keys_destroyed: usize,
+    /// Procedure requests whose personal fields were erased.
+    pub requests_purged: u64,
 }
 
 /// Applies retention at `now`: transcripts older than `transcript_retention_days`, records
@@ -111,6 +113,7 @@ pub async fn purge(
             .delete_records_before(today - chrono::Days::new(u64::from(days)))
             .await?;
     }
+    s.requests_purged = store.purge_requests(cfg.requests, now).await?;
     let grace_ms = i64::try_from(cfg.key_grace_s.saturating_mul(1000)).unwrap_or(i64::MAX);
     for day in store
         .days_closed_before(now.timestamp_millis().saturating_sub(grace_ms))
@@ -125,6 +128,7 @@ pub async fn purge(
         transcripts_deleted = s.transcripts_deleted,
         records_deleted = s.records_deleted,
         keys_destroyed = s.keys_destroyed,
+        requests_purged = s.requests_purged,
         transcript_retention_days = cfg.transcript_retention_days,
         "retention purge done"
     );

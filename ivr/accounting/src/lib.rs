@@ -15,17 +15,19 @@ pub mod pseudonym;
 pub mod record;
 pub mod recorder;
 pub mod report;
+pub mod requests;
 pub mod sc32;
 pub mod store;
 
 mod error;
 
-pub use caller::{parse_caller, CallerNumber};
+pub use caller::{identify_caller, parse_caller, CallerNumber};
 pub use config::AccountingConfig;
 pub use error::{Error, Result};
 pub use event::{Caller, EndedBy, Event, EventKind, Flow, Playback};
 pub use pseudonym::Pseudonymizer;
 pub use record::{paris_day, CallRecord};
+pub use requests::{NewRequest, Request, RequestFilter, RequestKind, RequestRetention, RequestStatus};
 pub use recorder::{BatchPolicy, Committed, Recorder, Writer};
 pub use sc32::{Outcome, Sc32Rule};
 pub use store::{Store, VerifyReport, DEFAULT_DB_URL};
