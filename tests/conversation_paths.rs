@@ -167,49 +167,61 @@ fn run_paths(server: &Server, paths: &[(&str, &(dyn Fn(&Server, &Path) -> Result
     assert!(failures.is_empty(), "slowest recognition: {slowest:?} ms\n{}", failures.join("\n\n"));
 }
 
-/// The keypad topics of prompts.toml's `[keypad_menu.options]` (lines `digit = "slug"`).
-fn keypad_options() -> Vec<(char, String)> {
+/// The keys that reach `slug` in prompts.toml's two-level keypad menu: a digit of
+/// `[keypad_menu.options]`, or the digit `d` of a group `[keypad_menu_<d>]` then a digit
+/// of its options.
+fn keypad_keys(slug: &str) -> Option<Vec<char>> {
     let text = std::fs::read_to_string(conversation_common::root().join("prompts/prompts.toml")).expect("prompts.toml");
-    text.lines()
-        .skip_while(|l| l.trim() != "[keypad_menu.options]")
-        .skip(1)
-        .take_while(|l| !l.trim_start().starts_with('['))
-        .filter_map(|l| {
-            let (k, v) = l.split_once('=')?;
-            let digit = k.trim().chars().next()?;
-            Some((digit, v.trim().trim_matches('"').to_string()))
-        })
-        .filter(|(_, slug)| !slug.starts_with('@'))
-        .collect()
+    let options = |table: &str| -> Vec<(char, String)> {
+        text.lines()
+            .skip_while(|l| l.trim() != format!("[{table}.options]"))
+            .skip(1)
+            .take_while(|l| !l.trim_start().starts_with('['))
+            .filter_map(|l| {
+                let (k, v) = l.split_once('=')?;
+                Some((k.trim().chars().next()?, v.trim().trim_matches('"').to_string()))
+            })
+            .collect()
+    };
+    let find = |table: &str| options(table).into_iter().find(|(_, s)| s == slug).map(|(d, _)| d);
+    if let Some(d) = find("keypad_menu") {
+        return Some(vec![d]);
+    }
+    ('1'..='9').find_map(|g| find(&format!("keypad_menu_{g}")).map(|d| vec![g, d]))
 }
 
 // ---- keypad paths -----------------------------------------------------------------------
 
-/// Silent until the keypad menu, then a digit of the menu table: that topic's answer.
+/// Silent until the keypad menu, then the keys of the menu table (a group, then a topic of
+/// it): that topic's answer.
 fn keypad_menu_after_silence(server: &Server, dir: &Path) -> Result<(), String> {
-    let (digit, slug) = ('4', "prime-activite");
-    if !keypad_options().contains(&(digit, slug.to_string())) {
-        return Err(format!("{digit} is not {slug} in the keypad menu table"));
-    }
+    let slug = "prime-activite";
+    let Some([group, digit]) = keypad_keys(slug).as_deref().map(|k| <[char; 2]>::try_from(k).ok()).flatten() else {
+        return Err(format!("{slug} is not in a group of the keypad menu table"));
+    };
     // Greeting and question, no input, re-ask, no input again: then the menu.
     let menu_at = clip_ms("prompt/greeting_choix2") + clip_ms("prompt/ask_question") + NO_INPUT_MS + clip_ms("prompt/silence_reask") + NO_INPUT_MS;
     let press = menu_at + (clip_ms("prompt/keypad_menu") / 3).min(6000);
+    // The group's own menu is cut by the second key, as a caller who knows does.
+    let second = press + 2500;
     let mut caller = Caller::new(dir, "menu");
-    caller.key(press, digit);
-    let steps = caller.steps(press + 3000, None);
-    let (ok, out, log) = run(server, "menu", "0655500001", &steps, press + 20_000);
+    caller.key(press, group);
+    caller.key(second, digit);
+    let steps = caller.steps(second + 3000, None);
+    let (ok, out, log) = run(server, "menu", "0655500001", &steps, second + 20_000);
     if !ok {
         return Err(format!("sipp failed: {out}\n{log}"));
     }
-    let menu = log.find("play key=prompt/keypad_menu").ok_or_else(|| format!("no keypad menu: {log}"))?;
+    let menu = log.find("play key=prompt/keypad_menu ").ok_or_else(|| format!("no keypad menu: {log}"))?;
     let reask = log.find("play key=prompt/silence_reask").ok_or_else(|| format!("no re-ask before the menu: {log}"))?;
-    let answer = log.find(&format!("play key=answer/{slug}")).ok_or_else(|| format!("digit {digit}: answer/{slug} not played\n{log}"))?;
-    if !(reask < menu && menu < answer) {
-        return Err(format!("re-ask, menu, answer out of order: {log}"));
+    let level2 = log.find(&format!("play key=prompt/keypad_menu_{group}")).ok_or_else(|| format!("key {group}: group menu not played\n{log}"))?;
+    let answer = log.find(&format!("play key=answer/{slug}")).ok_or_else(|| format!("keys {group}{digit}: answer/{slug} not played\n{log}"))?;
+    if !(reask < menu && menu < level2 && level2 < answer) {
+        return Err(format!("re-ask, menu, group menu, answer out of order: {log}"));
     }
     let evs = events(&log);
-    if !of_kind(&evs, "dtmf").iter().any(|e| e.event["digit"] == digit.to_string()) {
-        return Err(format!("no dtmf {digit} event: {log}"));
+    if of_kind(&evs, "dtmf").len() < 2 {
+        return Err(format!("two dtmf events expected: {log}"));
     }
     if !of_kind(&evs, "question").is_empty() {
         return Err(format!("a silent caller asked nothing: {log}"));
@@ -219,17 +231,21 @@ fn keypad_menu_after_silence(server: &Server, dir: &Path) -> Result<(), String> 
 
 /// After an answer: the repeat key replays it, the agent key transfers with its topic.
 fn keys_after_an_answer(server: &Server, dir: &Path) -> Result<(), String> {
-    let (digit, slug) = ('1', "mot-de-passe-oublie");
-    if !keypad_options().contains(&(digit, slug.to_string())) {
-        return Err(format!("{digit} is not {slug} in the keypad menu table"));
-    }
+    let slug = "mot-de-passe-oublie";
+    let keys = keypad_keys(slug).ok_or_else(|| format!("{slug} is not in the keypad menu table"))?;
     let answer_ms = clip_ms(&format!("answer/{slug}"));
     let mut caller = Caller::new(dir, "keys");
     // Any key but 0 while the bot asks for the question opens the keypad menu.
     caller.key(1500, '5');
-    caller.key(3500, digit);
-    // The answer heard to its end, then 1 (repeat) during the offer that follows it.
-    let repeat_at = 3500 + answer_ms + clip_ms("prompt/another_question") / 2;
+    let mut at = 3500;
+    for k in &keys {
+        caller.key(at, *k);
+        at += 1500;
+    }
+    let chosen = at - 1500;
+    // The answer (and its follow-up) heard to its end, then 1 (repeat) during the offer
+    // that follows it.
+    let repeat_at = chosen + answer_ms + clip_ms(&format!("follow/{slug}")) + clip_ms("prompt/another_question") / 2;
     caller.key(repeat_at, '1');
     caller.key(repeat_at + 2500, '0');
     let refer = Step::ExpectReferHeaders(vec![("X-Ivr-Reason", "keypad0".into()), ("X-Ivr-Topic", format!("^ *{slug}$"))]);
