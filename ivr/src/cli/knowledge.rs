@@ -1,4 +1,6 @@
-//! `ivr knowledge check`: validates the content files and prints `file:line: reason`.
+//! `ivr knowledge check`: validates the content files and prints `file:line: reason`
+//! (errors, on stdout). On stderr it lists each topic's estimated answer duration and
+//! warns, without failing, about answers past 40 s.
 
 use std::path::{Path, PathBuf};
 
@@ -16,6 +18,9 @@ pub enum KnowledgeCommand {
         /// Prompt file (default: prompts/prompts.toml beside the knowledge directory).
         #[arg(long)]
         prompts: Option<PathBuf>,
+        /// Do not list each topic's answer duration (warnings are still printed).
+        #[arg(long)]
+        no_durations: bool,
     },
 }
 
@@ -37,6 +42,30 @@ pub fn default_knowledge_dir() -> PathBuf {
     here
 }
 
+/// Per topic, the answer's estimated spoken duration (stderr), longest first, and a
+/// `warning:` line for each answer past the 40 s mark: with the prompts played after
+/// it, a long answer is rarely heard to 75 % (the SC3.2 threshold).
+fn print_durations(kb: &KnowledgeBase, list: bool) {
+    let mut all = kb.answer_durations();
+    all.sort_by(|a, b| b.seconds.total_cmp(&a.seconds).then_with(|| a.slug.cmp(&b.slug)));
+    if list {
+        eprintln!("answer durations (estimated at {} words/s):", nlu::knowledge::WORDS_PER_SECOND);
+        for d in &all {
+            let mark = if d.is_long() { "  (long)" } else { "" };
+            eprintln!("  {:>4.0} s  {}{mark}", d.seconds, d.slug);
+        }
+    }
+    for d in all.iter().filter(|d| d.is_long()) {
+        eprintln!(
+            "warning: {}:{}: answer takes about {:.0} s to say (> {:.0} s): shorten it so callers hear it to the end",
+            d.file.display(),
+            d.line,
+            d.seconds,
+            d.warn_seconds()
+        );
+    }
+}
+
 pub fn prompts_beside(knowledge: &Path) -> PathBuf {
     let parent = knowledge.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     parent.join("prompts").join("prompts.toml")
@@ -44,7 +73,7 @@ pub fn prompts_beside(knowledge: &Path) -> PathBuf {
 
 pub fn run(cmd: KnowledgeCommand) -> Result<()> {
     match cmd {
-        KnowledgeCommand::Check { dir, prompts } => {
+        KnowledgeCommand::Check { dir, prompts, no_durations } => {
             let dir = dir.unwrap_or_else(default_knowledge_dir);
             let prompts = prompts.unwrap_or_else(|| prompts_beside(&dir));
             let today = utc_date(
@@ -57,6 +86,7 @@ pub fn run(cmd: KnowledgeCommand) -> Result<()> {
             let mut diagnostics = match &kb {
                 Ok(kb) => {
                     let d = kb.check(today);
+                    print_durations(kb, !no_durations);
                     eprintln!(
                         "knowledge: {} topics, {} intents read from {}",
                         kb.topics.len(),

@@ -9,18 +9,29 @@ use crate::analysis::fold_text;
 pub const WORDS_PER_SECOND: f64 = 2.5;
 /// A spoken answer past this is cut by callers (and weighs on the SC3.2 heard ratio).
 pub const MAX_ANSWER_SECONDS: f64 = 45.0;
+/// Past this an answer is still accepted, but `ivr knowledge check` warns: with the
+/// prompts played after it (appointment, another question), callers start hanging up
+/// before 75 % of it has been heard.
+pub const WARN_ANSWER_SECONDS: f64 = 40.0;
 /// Below this an `answer` topic is too thin to be useful.
 pub const MIN_ANSWER_SECONDS: f64 = 20.0;
 pub const MAX_SHORT_ANSWER_SECONDS: f64 = 20.0;
 /// Fewer phrasings than this leave the matcher guessing.
 pub const MIN_EXAMPLES: usize = 12;
 
+/// Official sites an answer may rest on (a host or any of its subdomains).
+/// `service-public.gouv.fr` is the name of service-public.fr since October 2025.
 const ALLOWED_HOSTS: &[&str] = &[
     "caf.fr",
     "service-public.fr",
+    "service-public.gouv.fr",
     "mesdroitssociaux.gouv.fr",
     "monenfant.fr",
     "pension-alimentaire.caf.fr",
+    "ameli.fr",
+    "francetravail.fr",
+    "monparcourshandicap.gouv.fr",
+    "enseignementsup-recherche.gouv.fr",
 ];
 
 /// Estimated speaking time of a text at [`WORDS_PER_SECOND`].
@@ -171,7 +182,44 @@ fn check_topic(kb: &KnowledgeBase, topic: &Topic, src: &SourceFile, today: (i32,
     }
 }
 
+/// Estimated speaking time of one topic's answer, for the per-topic listing of
+/// `ivr knowledge check`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnswerDuration {
+    pub slug: String,
+    pub file: std::path::PathBuf,
+    /// Line of `answer =` in the topic file.
+    pub line: usize,
+    pub seconds: f64,
+}
+
+impl AnswerDuration {
+    /// Said in more than [`WARN_ANSWER_SECONDS`] (but still accepted up to
+    /// [`MAX_ANSWER_SECONDS`]).
+    pub fn is_long(&self) -> bool {
+        self.seconds > WARN_ANSWER_SECONDS
+    }
+
+    /// The warning threshold, [`WARN_ANSWER_SECONDS`].
+    pub fn warn_seconds(&self) -> f64 {
+        WARN_ANSWER_SECONDS
+    }
+}
+
 impl KnowledgeBase {
+    /// Every topic's estimated answer duration, in slug order.
+    pub fn answer_durations(&self) -> Vec<AnswerDuration> {
+        self.topics
+            .iter()
+            .map(|e| AnswerDuration {
+                slug: e.topic.slug.clone(),
+                file: e.source.path.clone(),
+                line: e.source.line_of_key("answer"),
+                seconds: spoken_seconds(&e.topic.answer),
+            })
+            .collect()
+    }
+
     /// Every content problem, in file order. `today` = (year, month, day), given by the
     /// caller so the check is reproducible.
     pub fn check(&self, today: (i32, u8, u8)) -> Vec<Diagnostic> {
@@ -269,4 +317,34 @@ pub fn utc_date(unix_seconds: u64) -> (i32, u8, u8) {
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
     let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
     (year, month, day)
+}
+
+#[cfg(test)]
+mod duration_and_host_tests {
+    use super::*;
+
+    #[test]
+    fn service_public_gouv_and_partner_sites_are_official_sources() {
+        for url in [
+            "https://www.service-public.gouv.fr/particuliers/vosdroits/F19778",
+            "https://www.service-public.fr/particuliers/vosdroits/F19778",
+            "https://www.ameli.fr/assure",
+            "https://www.francetravail.fr",
+            "https://monparcourshandicap.gouv.fr/aidant",
+        ] {
+            assert!(host_allowed(url).is_ok(), "{url}");
+        }
+        assert!(host_allowed("https://www.example.com/caf.fr").is_err());
+        assert!(host_allowed("https://fake-service-public.gouv.fr.example.com").is_err());
+    }
+
+    #[test]
+    fn long_answer_is_flagged_from_forty_seconds() {
+        let d = |seconds| AnswerDuration { slug: "x".into(), file: "x.toml".into(), line: 1, seconds };
+        assert!(!d(40.0).is_long());
+        assert!(d(40.4).is_long());
+        assert_eq!(d(1.0).warn_seconds(), WARN_ANSWER_SECONDS);
+        // 101 words at 2.5 words/s
+        assert!(spoken_seconds(&"mot ".repeat(101)) > WARN_ANSWER_SECONDS);
+    }
 }
