@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 mod serve_run;
 #[path = "../support/sipp.rs"]
 mod sipp_run;
+pub mod uac;
 #[allow(unused_imports)]
 pub use sipp_run::free_udp_port;
 
@@ -28,6 +29,8 @@ pub fn rtp_range(size: u16) -> (u16, u16) {
 pub struct Server {
     child: Child,
     pub port: u16,
+    /// The RTP port range of its configuration (inclusive).
+    pub rtp: (u16, u16),
     pub log: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -41,7 +44,9 @@ impl Server {
             "public_address = \"127.0.0.1\"\nmax_calls = 20\n{extra_config}\n[rtp_ports]\nmin = {lo}\nmax = {hi}\n[prompts]\ndir = \"{}\"\n",
             dir.path().join("none").display()
         );
-        Self::start_with(dir, &cfg)
+        let mut s = Self::start_with(dir, &cfg);
+        s.rtp = (lo, hi);
+        s
     }
 
     pub fn start_with(dir: tempfile::TempDir, cfg: &str) -> Server {
@@ -51,7 +56,20 @@ impl Server {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ivr"));
         cmd.args(["serve", "--app", "script", "--listen", "127.0.0.1:0", "--config"]).arg(&cfg_path).env("IVR_LOG", "info");
         let (child, port) = serve_run::spawn(cmd, &log);
-        Server { child, port, log, _dir: dir }
+        Server { child, port, rtp: (0, 0), log, _dir: dir }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// (VmRSS, VmHWM) of the server process in KiB: resident now, and its peak.
+    pub fn rss_kib(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
+        let field = |name: &str| {
+            status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse().ok()).unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
     }
 
     pub fn log_text(&self) -> String {

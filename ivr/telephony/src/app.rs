@@ -55,6 +55,8 @@ pub enum TransferOutcome {
 
 #[derive(Debug, Clone)]
 pub enum CallEvent {
+    /// The call is established: 200 OK sent and ACKed (a call whose 200 is never
+    /// acknowledged never starts; nothing is told of it).
     Started(CallInfo),
     /// 20 ms of decoded caller audio at 8 kHz (160 samples), after the jitter buffer.
     /// `at` is the media tick that took it out of the buffer: the frame's place on the

@@ -36,6 +36,9 @@ pub struct ClientRequest {
 #[derive(Debug)]
 pub struct ReInvite {
     pub branch: String,
+    /// Its CSeq: the ACK of its 2xx carries it (a later request may have moved the
+    /// dialog's remote CSeq on, e.g. a second re-INVITE answered 491).
+    pub cseq: u32,
     pub txn: InviteServerTxn,
     pub answer: AnswerRetransmitter,
 }
@@ -91,6 +94,17 @@ pub struct Call {
     /// Branches of our requests: this per-call random value and a counter.
     pub branch_seed: u64,
     pub branches: u32,
+    pub refer: ReferState,
+}
+
+/// Where our transfer (REFER, RFC 3515) stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReferState {
+    Idle,
+    /// REFER sent, no final response yet.
+    Sent,
+    /// 202 received (or a provisional NOTIFY): the outcome must come by `notify_by`.
+    Accepted { notify_by: Instant },
 }
 
 pub type Outbox = VecDeque<Output>;
@@ -196,27 +210,62 @@ impl Call {
                 }
                 tracing::info!(parent: &self.span, target = %target_uri, "transfer: REFER");
                 self.send_request(now, cfg, out, "REFER", &extra, None);
+                self.refer = ReferState::Sent;
             }
         }
     }
 
     /// A final response to one of our requests.
-    pub fn on_client_final(&mut self, now: Instant, cfg: &EndpointConfig, out: &mut Outbox, stats: &mut Stats, method: &str, code: u16) {
-        let _ = (now, cfg);
+    pub fn on_client_final(&mut self, now: Instant, cfg: &EndpointConfig, out: &mut Outbox, method: &str, code: u16) {
         match method {
             "BYE" => {
                 if self.state == CallState::Ending {
                     self.state = CallState::Ended;
                 }
             }
+            "REFER" if self.refer == ReferState::Idle => {}
+            "REFER" if code == 408 => {
+                // Our REFER itself went unanswered (timer F).
+                tracing::info!(parent: &self.span, "transfer: no answer to REFER");
+                self.refer = ReferState::Idle;
+                self.event(out, CallEvent::Transfer(TransferOutcome::Failed(code)));
+            }
             "REFER" if code >= 300 => {
                 tracing::info!(parent: &self.span, code, "transfer refused");
+                self.refer = ReferState::Idle;
                 self.event(out, CallEvent::Transfer(TransferOutcome::Refused(code)));
             }
-            "REFER" => tracing::info!(parent: &self.span, code, "transfer accepted, waiting for NOTIFY"),
+            "REFER" => {
+                tracing::info!(parent: &self.span, code, "transfer accepted, waiting for NOTIFY");
+                if self.refer == ReferState::Sent {
+                    self.refer = ReferState::Accepted { notify_by: now + cfg.transfer_notify_timeout };
+                }
+            }
             _ => {}
         }
-        let _ = stats;
+    }
+
+    /// A NOTIFY of our transfer's progress (its sipfrag status). A provisional one
+    /// re-arms the wait; a final one is the outcome, reported once. A NOTIFY with no
+    /// transfer in progress (late, after the wait ran out) changes nothing.
+    pub fn on_transfer_notify(&mut self, now: Instant, cfg: &EndpointConfig, out: &mut Outbox, code: Option<u16>) {
+        if self.refer == ReferState::Idle {
+            tracing::info!(parent: &self.span, ?code, "NOTIFY with no transfer in progress: ignored");
+            return;
+        }
+        match code {
+            Some(c) if (200..300).contains(&c) => {
+                tracing::info!(parent: &self.span, code = c, "transfer completed");
+                self.refer = ReferState::Idle;
+                self.event(out, CallEvent::Transfer(TransferOutcome::Completed));
+            }
+            Some(c) if c >= 300 => {
+                tracing::info!(parent: &self.span, code = c, "transfer failed");
+                self.refer = ReferState::Idle;
+                self.event(out, CallEvent::Transfer(TransferOutcome::Failed(c)));
+            }
+            _ => self.refer = ReferState::Accepted { notify_by: now + cfg.transfer_notify_timeout },
+        }
     }
 
     /// Media work for one 20 ms tick.
@@ -267,7 +316,8 @@ impl Call {
 
     pub fn poll_timeout(&self) -> Option<Instant> {
         let mut t: Vec<Instant> = Vec::new();
-        if let CallState::Ringing { answer_at } = self.state {
+        // Before its port is bound the call waits for Input::MediaOpened, not for time.
+        if let (CallState::Ringing { answer_at }, true) = (self.state, self.media_ready) {
             t.push(answer_at);
         }
         t.extend(self.invite_txn.poll_timeout());
@@ -278,6 +328,9 @@ impl Call {
         }
         t.extend(self.client.iter().filter_map(|c| c.txn.poll_timeout()));
         t.extend(self.session.map(|s| s.next));
+        if let ReferState::Accepted { notify_by } = self.refer {
+            t.push(notify_by);
+        }
         t.into_iter().min()
     }
 
@@ -312,6 +365,13 @@ impl Call {
             self.state = CallState::Confirmed;
             self.hangup(now, cfg, out, stats, HangupBy::Timeout, "no ACK");
         }
+        if let ReferState::Accepted { notify_by } = self.refer {
+            if now >= notify_by && self.is_active() {
+                tracing::warn!(parent: &self.span, "transfer: no NOTIFY within {:?} of the 202: failed", cfg.transfer_notify_timeout);
+                self.refer = ReferState::Idle;
+                self.event(out, CallEvent::Transfer(TransferOutcome::Failed(408)));
+            }
+        }
         let mut finals = Vec::new();
         for c in &mut self.client {
             for ev in c.txn.handle_timeout(now) {
@@ -324,10 +384,7 @@ impl Call {
         }
         self.client.retain(|c| !c.txn.is_terminated());
         for (m, code) in finals {
-            if m == "REFER" {
-                self.event(out, CallEvent::Transfer(TransferOutcome::Failed(code)));
-            }
-            self.on_client_final(now, cfg, out, stats, &m, code);
+            self.on_client_final(now, cfg, out, &m, code);
         }
         if self.is_active() && cfg.rtp_timeout > Duration::ZERO && self.stream.expects_media() && !self.on_hold
             && now.saturating_duration_since(self.stream.last_rx) > cfg.rtp_timeout

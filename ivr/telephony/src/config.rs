@@ -51,6 +51,9 @@ pub struct Config {
     pub retry_after_s: u32,
     /// Hang up when no RTP arrived for this long (0 disables).
     pub rtp_timeout_s: u64,
+    /// After a 202 to our REFER, a transfer without any NOTIFY for this long has failed
+    /// (the bot goes on with the caller).
+    pub transfer_notify_timeout_s: u64,
     /// Ring (180) this long before answering; 0 answers at once.
     pub ring_ms: u64,
     /// Session-Expires we accept at least (RFC 4028 Min-SE).
@@ -90,6 +93,7 @@ impl Default for Config {
             overload: OverloadMode::Reject,
             retry_after_s: 30,
             rtp_timeout_s: 30,
+            transfer_notify_timeout_s: 10,
             ring_ms: 0,
             min_session_expires_s: 90,
             deliver_audio: true,

@@ -10,8 +10,8 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::app::{CallCommand, CallEvent, CallInfo, DtmfSource, HangupBy, TransferOutcome};
-use crate::call::{Call, CallState, Outbox, ReInvite, SessionTimer};
+use crate::app::{CallCommand, CallEvent, CallInfo, DtmfSource, HangupBy};
+use crate::call::{Call, CallState, Outbox, ReInvite, ReferState, SessionTimer};
 use crate::config::{Config, OverloadMode};
 use crate::media::playback::Playback;
 use crate::media::prompt::Prompt;
@@ -30,6 +30,8 @@ pub struct EndpointConfig {
     pub overload: OverloadMode,
     pub retry_after_s: u32,
     pub rtp_timeout: Duration,
+    /// A 202 to REFER followed by no NOTIFY for this long: the transfer failed.
+    pub transfer_notify_timeout: Duration,
     pub ring: Duration,
     pub min_session_expires_s: u32,
     pub deliver_audio: bool,
@@ -50,6 +52,7 @@ impl EndpointConfig {
             overload: cfg.overload,
             retry_after_s: cfg.retry_after_s,
             rtp_timeout: Duration::from_secs(cfg.rtp_timeout_s),
+            transfer_notify_timeout: Duration::from_secs(cfg.transfer_notify_timeout_s),
             ring: Duration::from_millis(cfg.ring_ms),
             min_session_expires_s: cfg.min_session_expires_s,
             deliver_audio: cfg.deliver_audio,
@@ -101,6 +104,8 @@ pub struct Stats {
     pub rtp_overflow: u64,
     /// RTP ports of the range found busy (bound by another process) and skipped.
     pub rtp_port_busy: u64,
+    /// New INVITEs that reused the Call-ID of a call in progress (answered 482).
+    pub call_id_reused: u64,
 }
 
 /// Where the endpoint's random values come from (tags, branches, SSRC, RTP
@@ -398,6 +403,10 @@ impl Endpoint {
                     self.out.push_back(Output::Sip { to: from, bytes: b });
                 }
             } else {
+                // A second INVITE with this Call-ID (a forked or looped request, or a peer
+                // reusing IDs): it cannot be a call of its own here. Told, logged, counted.
+                self.stats.call_id_reused += 1;
+                tracing::warn!(parent: &call.span, %from, "new INVITE reusing the Call-ID of a call in progress: 482");
                 self.reject_invite(now, &req, from, 482, "Loop Detected", &[]);
             }
             return;
@@ -510,6 +519,7 @@ impl Endpoint {
             port_tries: 0,
             branch_seed,
             branches: 0,
+            refer: ReferState::Idle,
         };
         // Answered once the shell has bound the RTP port (MediaOpened) and the ring is over.
         self.calls.insert(call_id.clone(), call);
@@ -546,14 +556,10 @@ impl Endpoint {
         call.answered_at = Some(now);
         call.stream.last_rx = now;
         let peer = call.peer;
-        let info = call_info(call);
         if call.announce_only {
             if let Some(p) = self.cfg.saturation_prompt.clone() {
                 call.playback = Some(Playback::new(p, false, now));
             }
-        } else {
-            call.started = true;
-            self.out.push_back(Output::Event { call_id: id.to_string(), event: CallEvent::Started(info) });
         }
         self.stats.active += 1;
         self.send(peer, bytes, 200);
@@ -586,7 +592,7 @@ impl Endpoint {
             return;
         }
         if let Some(r) = &mut call.reinvite {
-            if req.cseq().map(|c| c.0) == Some(call.dialog.remote_cseq) {
+            if req.cseq().map(|c| c.0) == Some(r.cseq) {
                 r.answer.on_ack();
             }
         }
@@ -605,6 +611,13 @@ impl Endpoint {
                             call.hangup(now, &self.cfg, &mut self.out, &mut self.stats, HangupBy::Bot, "bad SDP answer");
                         }
                     }
+                }
+                // The call is established: the application hears of it now (its answer time
+                // is the ACK's, and an offer-less call's codec is known only now).
+                if call.is_active() && !call.announce_only && !call.started {
+                    call.started = true;
+                    let info = call_info(call);
+                    self.out.push_back(Output::Event { call_id: call_id.to_string(), event: CallEvent::Started(info) });
                 }
             }
         }
@@ -648,17 +661,7 @@ impl Endpoint {
             "NOTIFY" => {
                 let frag = String::from_utf8_lossy(&req.body);
                 let code: Option<u16> = frag.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|c| c.parse().ok());
-                match code {
-                    Some(c) if (200..300).contains(&c) => {
-                        tracing::info!(code = c, "transfer completed");
-                        call.event(&mut self.out, CallEvent::Transfer(TransferOutcome::Completed));
-                    }
-                    Some(c) if c >= 300 => {
-                        tracing::info!(code = c, "transfer failed");
-                        call.event(&mut self.out, CallEvent::Transfer(TransferOutcome::Failed(c)));
-                    }
-                    _ => {}
-                }
+                call.on_transfer_notify(now, &self.cfg, &mut self.out, code);
                 self.reply(now, &req, from, 200, "OK", &[], None);
             }
             "PRACK" => self.reply(now, &req, from, 200, "OK", &[], None),
@@ -720,7 +723,8 @@ impl Endpoint {
             let mut txn = InviteServerTxn::new();
             txn.respond(now, 200, &bytes);
             let Some(call) = self.calls.get_mut(call_id) else { return };
-            call.reinvite = Some(ReInvite { branch, txn, answer: AnswerRetransmitter::new(now, bytes.clone()) });
+            let cseq = req.cseq().map_or(0, |c| c.0);
+            call.reinvite = Some(ReInvite { branch, cseq, txn, answer: AnswerRetransmitter::new(now, bytes.clone()) });
             self.send(from, bytes, 200);
         } else {
             self.reply(now, &req, from, 200, "OK", &extra, body);
@@ -739,7 +743,7 @@ impl Endpoint {
         if c.txn.on_response(now, resp.code) {
             let method = c.method.clone();
             tracing::debug!(parent: &call.span, code = resp.code, %method, "final response");
-            call.on_client_final(now, &self.cfg, &mut self.out, &mut self.stats, &method, resp.code);
+            call.on_client_final(now, &self.cfg, &mut self.out, &method, resp.code);
         }
     }
 }
@@ -759,3 +763,7 @@ fn call_info(call: &Call) -> CallInfo {
         codec: call.stream.codec(),
     }
 }
+
+#[cfg(test)]
+#[path = "endpoint_tests.rs"]
+mod tests;

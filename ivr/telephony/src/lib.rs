@@ -13,7 +13,7 @@
 //!   20 ms ticker driving every call's pacing.
 //!
 //! # Application interface
-//! A conversation engine implements [`server::Application`]: for each answered call
+//! A conversation engine implements [`server::Application`]: for each established call
 //! it gets a [`server::CallHandle`], a channel pair. Events ([`app::CallEvent`]):
 //! `Started(CallInfo)` (Call-ID, From/caller, To/dialled number, all INVITE headers
 //! such as the flow header), `Audio` (160 decoded samples per 20 ms after the jitter

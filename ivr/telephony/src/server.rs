@@ -82,7 +82,7 @@ pub async fn run(cfg: EndpointConfig, sip: UdpSocket, rtp_ip: IpAddr, app: Arc<d
                     let s = &ep.stats;
                     tracing::info!(calls = s.calls, active = ep.active_calls(), rejected_busy = s.rejected_busy, malformed = s.malformed,
                         rtp_lost = s.rtp_lost, rtp_late = s.rtp_late, rtp_foreign_source = s.rtp_foreign_source,
-                        rtp_overflow = s.rtp_overflow, rtp_port_busy = s.rtp_port_busy, responses = ?s.responses, "stats");
+                        rtp_overflow = s.rtp_overflow, rtp_port_busy = s.rtp_port_busy, call_id_reused = s.call_id_reused, responses = ?s.responses, "stats");
                 }
             }
         }
