@@ -100,6 +100,9 @@ pub enum EventKind {
         reason: String,
         to_agent: bool,
     },
+    /// The transfer asked by the last `Transfer` did not happen (REFER refused, the
+    /// target failed, or no NOTIFY came after the 202): the bot kept the caller.
+    TransferFailed,
     Ended {
         by: EndedBy,
     },

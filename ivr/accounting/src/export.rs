@@ -90,6 +90,7 @@ fn csv(rows: &[(CallRecord, Outcome, bool)]) -> Result<String> {
         "transfer_target",
         "transfer_reason",
         "transfer_to_agent",
+        "transfer_failed",
         "questions",
         "plays",
         "dtmf",
@@ -118,6 +119,7 @@ fn csv(rows: &[(CallRecord, Outcome, bool)]) -> Result<String> {
             t.map(|t| t.target.clone()).unwrap_or_default(),
             t.map(|t| t.reason.clone()).unwrap_or_default(),
             t.map(|t| t.to_agent.to_string()).unwrap_or_default(),
+            t.map(|t| t.failed.to_string()).unwrap_or_default(),
             serde_json::to_string(&r.questions)?,
             serde_json::to_string(&r.plays)?,
             serde_json::to_string(&r.dtmf)?,
@@ -186,11 +188,12 @@ fn xml(rows: &[(CallRecord, Outcome, bool)]) -> String {
         if let Some(t) = &r.transfer {
             let _ = writeln!(
                 o,
-                "    <transfer at=\"{}\" target=\"{}\" reason=\"{}\" to_agent=\"{}\"/>",
+                "    <transfer at=\"{}\" target=\"{}\" reason=\"{}\" to_agent=\"{}\" failed=\"{}\"/>",
                 t.at.to_rfc3339(),
                 e(&t.target),
                 e(&t.reason),
-                t.to_agent
+                t.to_agent,
+                t.failed
             );
         }
         let misses: Vec<String> = out

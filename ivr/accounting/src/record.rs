@@ -48,6 +48,10 @@ pub struct Transfer {
     pub target: String,
     pub reason: String,
     pub to_agent: bool,
+    /// The transfer did not happen (refused, failed, no NOTIFY): the caller stayed
+    /// with the bot, so it does not count as handed to an agent.
+    #[serde(default)]
+    pub failed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -130,7 +134,13 @@ impl CallRecord {
                         target: target.clone(),
                         reason: reason.clone(),
                         to_agent: *to_agent,
+                        failed: false,
                     })
+                }
+                EventKind::TransferFailed => {
+                    if let Some(t) = &mut transfer {
+                        t.failed = true;
+                    }
                 }
                 EventKind::Ended { by } => ended = Some((e.at, *by)),
             }
@@ -175,7 +185,7 @@ impl CallRecord {
     }
 
     pub fn transferred_to_agent(&self) -> bool {
-        self.transfer.as_ref().is_some_and(|t| t.to_agent)
+        self.transfer.as_ref().is_some_and(|t| t.to_agent && !t.failed)
     }
 }
 
@@ -280,5 +290,20 @@ mod tests {
         assert_eq!(paris_day(t), NaiveDate::from_ymd_opt(2026, 3, 29).unwrap());
         let t = Utc.with_ymd_and_hms(2026, 7, 1, 21, 59, 0).unwrap();
         assert_eq!(paris_day(t), NaiveDate::from_ymd_opt(2026, 7, 1).unwrap());
+    }
+
+    #[test]
+    fn a_transfer_that_failed_is_not_a_hand_over_to_an_agent() {
+        let id = "t1";
+        let started = EventKind::Started { flow: Flow::Choix2, caller: Caller::Withheld };
+        let transfer = EventKind::Transfer { target: "sip:agents".into(), reason: "keypad-0".into(), to_agent: true };
+        let mut ev = vec![Event::new(id, at(0), started), Event::new(id, at(1), EventKind::Answered), Event::new(id, at(5), transfer)];
+        ev.push(Event::new(id, at(30), EventKind::Ended { by: EndedBy::Transfer }));
+        assert!(CallRecord::from_events(&ev).unwrap().transferred_to_agent());
+        ev.insert(3, Event::new(id, at(16), EventKind::TransferFailed));
+        ev[4] = Event::new(id, at(30), EventKind::Ended { by: EndedBy::Bot });
+        let r = CallRecord::from_events(&ev).unwrap();
+        assert!(!r.transferred_to_agent());
+        assert!(r.transfer.is_some_and(|t| t.failed && t.to_agent), "the attempt stays on record");
     }
 }

@@ -273,10 +273,17 @@ mod tests {
             target: "sip:agent".into(),
             reason: "x".into(),
             to_agent: true,
+            failed: false,
         });
         assert_eq!(
-            Sc32Rule::default().evaluate_day(&[c])[0].misses,
+            Sc32Rule::default().evaluate_day(std::slice::from_ref(&c))[0].misses,
             vec![Miss::TransferredToAgent]
         );
+        // A transfer that did not happen (refused, failed, no NOTIFY) keeps the call with
+        // the bot: the answer it heard still counts.
+        if let Some(t) = &mut c.transfer {
+            t.failed = true;
+        }
+        assert!(Sc32Rule::default().evaluate_day(&[c])[0].productive);
     }
 }

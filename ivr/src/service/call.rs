@@ -258,7 +258,8 @@ fn accounting_event(e: &DialogueEvent) -> Option<EventKind> {
             };
             EventKind::Transfer { target: target.clone(), reason, to_agent: true }
         }
-        DialogueEvent::TransferFailed | DialogueEvent::Procedure(_) | DialogueEvent::Ended { .. } => return None,
+        DialogueEvent::TransferFailed => EventKind::TransferFailed,
+        DialogueEvent::Procedure(_) | DialogueEvent::Ended { .. } => return None,
     })
 }
 

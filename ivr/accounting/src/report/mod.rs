@@ -223,7 +223,7 @@ fn figures(label: &str, rows: &[&(CallRecord, Outcome, bool)], rule: &Sc32Rule) 
         let withheld = r.caller == Caller::Withheld;
         f.withheld_calls += u64::from(withheld);
         f.answered_by_bot += u64::from(r.answers().any(|p| p.played_ms > 0));
-        if let Some(t) = r.transfer.as_ref().filter(|t| t.to_agent) {
+        if let Some(t) = r.transfer.as_ref().filter(|t| t.to_agent && !t.failed) {
             f.transferred += 1;
             *f.transfer_reasons.entry(t.reason.clone()).or_default() += 1;
         }
