@@ -32,6 +32,11 @@ pub struct Server {
 impl Server {
     /// `ivr serve` with the conversation; `hours` is `always-open`, `force-closed` or `calendar`.
     pub fn start(hours: &str, extra: &[&str]) -> Server {
+        Server::start_logging(hours, extra, "info,tantivy=warn")
+    }
+
+    /// The same, with the server's log filter (`IVR_LOG`), e.g. "debug" for the privacy checks.
+    pub fn start_logging(hours: &str, extra: &[&str], log_filter: &str) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         // Distinct RTP ranges per server of this process (tests run in parallel) and per process.
         static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
@@ -58,7 +63,7 @@ impl Server {
             .arg(format!("sqlite://{}", db.display()))
             .args(extra)
             .current_dir(&r)
-            .env("IVR_LOG", "info,tantivy=warn");
+            .env("IVR_LOG", log_filter);
         let (child, port) = serve_run::spawn(cmd, &log);
         Server { child, port, log, db, dir }
     }
@@ -336,8 +341,15 @@ const CALLER_BYE: &str = r#"  <send retrans="500"><![CDATA[
 
 /// The scenario of one call from `from` on `flow`. SIPp routes replies by the Call-ID it
 /// makes itself, so a test's own Call-ID prefix is given to [`call`].
-pub fn scenario( from: &str, flow: u8, steps: &[Step]) -> String {
-    let mut xml = HEAD.to_string();
+pub fn scenario(from: &str, flow: u8, steps: &[Step]) -> String {
+    scenario_with_headers(from, flow, &[], steps)
+}
+
+/// A scenario whose INVITE carries `headers` as well (e.g. "P-Asserted-Identity: <tel:+33…>",
+/// "Privacy: id"), as a trunk would add them.
+pub fn scenario_with_headers(from: &str, flow: u8, headers: &[&str], steps: &[Step]) -> String {
+    let extra: String = headers.iter().map(|h| format!("      {h}\n")).collect();
+    let mut xml = HEAD.replace("      X-Flow: @FLOW@\n", &format!("      X-Flow: @FLOW@\n{extra}"));
     let mut cseq = 2;
     let mut ended = false;
     for step in steps {

@@ -54,7 +54,7 @@ impl Server {
         std::fs::write(&cfg_path, cfg).expect("write config");
         let log = dir.path().join("server.log");
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ivr"));
-        cmd.args(["serve", "--app", "script", "--listen", "127.0.0.1:0", "--config"]).arg(&cfg_path).env("IVR_LOG", "info");
+        cmd.args(["serve", "--app", "script", "--listen", "127.0.0.1:0", "--config"]).arg(&cfg_path).env("IVR_LOG", "debug");
         let (child, port) = serve_run::spawn(cmd, &log);
         Server { child, port, rtp: (0, 0), log, _dir: dir }
     }

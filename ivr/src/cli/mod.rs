@@ -8,6 +8,7 @@ mod classify;
 mod models;
 mod prompts;
 mod report;
+mod requests;
 mod serve;
 mod switch;
 mod transcribe;
@@ -39,6 +40,9 @@ pub enum Command {
     Prompts(prompts::PromptsCommand),
     /// SC3.2 accounting: figures, exports, day close, chain verification, purge.
     Report(report::ReportArgs),
+    /// Procedure requests for agents: `ivr requests list|show|done|export|purge`.
+    #[command(subcommand)]
+    Requests(requests::RequestsCommand),
     /// Answer SIP calls (UDP): the telephony service with the fixed call script.
     Serve(serve::ServeArgs),
     /// Runtime messages of `ivr serve`: `ivr switch show`, `ivr switch set crisis on`.
@@ -48,7 +52,10 @@ pub enum Command {
 
 pub fn init_tracing() {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("IVR_LOG").unwrap_or_else(|_| EnvFilter::new("info,tantivy=warn"));
+    // IVR_LOG, else RUST_LOG, else info. No level logs personal data (DESIGN §8).
+    let filter = EnvFilter::try_from_env("IVR_LOG")
+        .or_else(|_| EnvFilter::try_from_default_env())
+        .unwrap_or_else(|_| EnvFilter::new("info,tantivy=warn"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -64,6 +71,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Bench(cmd) => bench::run(cmd),
         Command::Report(args) => report::run(args),
         Command::Prompts(cmd) => prompts::run(cmd),
+        Command::Requests(cmd) => requests::run(cmd),
         Command::Serve(args) => serve::run(args),
         Command::Switch(cmd) => switch::run(cmd),
     }

@@ -23,7 +23,7 @@ pub struct ReportArgs {
 #[derive(Args, Debug, Clone)]
 pub struct DbArgs {
     /// Database URL (sqlite://path or postgres://…); else IVR_DB_URL, the config, or sqlite://data/ivr.sqlite.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, alias = "db-url")]
     pub db: Option<String>,
     /// Configuration file whose [accounting] table gives the database and the SC3.2 rule.
     #[arg(long, global = true)]
@@ -96,7 +96,7 @@ pub enum ReportCommand {
     Purge,
 }
 
-fn config(db: &DbArgs) -> anyhow::Result<AccountingConfig> {
+pub(crate) fn config(db: &DbArgs) -> anyhow::Result<AccountingConfig> {
     let mut cfg = match &db.config {
         Some(p) => AccountingConfig::from_toml_file(p)?,
         None => AccountingConfig::default(),
@@ -160,7 +160,7 @@ async fn figures(store: &Store, cfg: &AccountingConfig, a: &FiguresArgs) -> anyh
 }
 
 /// Writes to stdout; a reader that went away (`| head`) is not an error.
-fn emit(text: &str) -> anyhow::Result<()> {
+pub(crate) fn emit(text: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {

@@ -22,7 +22,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 
 use crate::service::call::ConversationApp;
-use crate::service::{HoursMode, Service, ServiceOptions};
+use crate::service::{Accounting, CallerIdConfig, HoursMode, Service, ServiceOptions};
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -87,9 +87,9 @@ const DRAIN_CALLS: Duration = Duration::from_secs(5);
 const DRAIN_ACCOUNTING: Duration = Duration::from_secs(10);
 
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    let mut cfg = match &args.config {
-        Some(p) => Config::load(p)?,
-        None => Config::default(),
+    let (mut cfg, tables) = match &args.config {
+        Some(p) => load_config(p)?,
+        None => (Config::default(), ServiceTables::default()),
     };
     if let Some(l) = args.listen {
         cfg.listen = l;
@@ -115,7 +115,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 collect_for: Duration::from_secs(3),
             }),
             AppKind::Conversation => {
-                let (service, writer) = conversation(&args.conversation, &cfg).await?;
+                let (service, writer) = conversation(&args.conversation, &cfg, &tables).await?;
                 accounting_writer = writer;
                 Arc::new(ConversationApp(Arc::new(service)))
             }
@@ -139,12 +139,76 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             }
         };
         ivr_telephony::server::run(ep_cfg, sip, cfg.listen.ip(), app, shutdown).await?;
-        if let Some((recorder, writer)) = accounting_writer {
+        if let Some((recorder, writer, daily)) = accounting_writer {
+            daily.stop().await;
             flush_accounting(recorder, writer).await;
         }
         tracing::info!("ivr serve stopped");
         Ok(())
     })
+}
+
+/// The tables of the `ivr serve` configuration file that are not telephony's.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(default)]
+struct ServiceTables {
+    /// `[accounting]`: SC3.2 rule, day close time, retentions (transcripts, requests).
+    accounting: Option<toml::Value>,
+    /// `[caller_id]`: where the caller's number is read (P-Asserted-Identity trust).
+    caller_id: Option<toml::Value>,
+}
+
+/// Reads the configuration file: `[accounting]` and `[caller_id]` for the service, the
+/// rest for telephony (which refuses keys it does not know, so typos are caught).
+fn load_config(path: &std::path::Path) -> anyhow::Result<(Config, ServiceTables)> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut table: toml::Table = toml::from_str(&text).with_context(|| format!("invalid configuration {}", path.display()))?;
+    let tables = ServiceTables { accounting: table.remove("accounting"), caller_id: table.remove("caller_id") };
+    let rest = toml::to_string(&table).context("re-writing the telephony tables")?;
+    let cfg = Config::parse(&rest).with_context(|| format!("invalid configuration {}", path.display()))?;
+    Ok((cfg, tables))
+}
+
+impl ServiceTables {
+    fn accounting(&self, db_url: &str) -> anyhow::Result<ivr_accounting::AccountingConfig> {
+        let mut cfg: ivr_accounting::AccountingConfig = match &self.accounting {
+            Some(v) => v.clone().try_into().context("invalid [accounting] configuration")?,
+            None => Default::default(),
+        };
+        cfg.db_url = db_url.to_string();
+        Ok(cfg)
+    }
+
+    fn caller_id(&self) -> anyhow::Result<CallerIdConfig> {
+        let c: CallerIdConfig = match &self.caller_id {
+            Some(v) => v.clone().try_into().context("invalid [caller_id] configuration")?,
+            None => Default::default(),
+        };
+        c.validate()?;
+        Ok(c)
+    }
+}
+
+/// The accounting's daily job (day close, then retention purges: transcripts, pseudonym
+/// keys, procedure requests), stopped with the server.
+struct DailyJob {
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl DailyJob {
+    fn start(store: ivr_accounting::Store, cfg: ivr_accounting::AccountingConfig) -> DailyJob {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(ivr_accounting::days::run_daily(store, cfg, async move {
+            let _ = stopped.await;
+        }));
+        DailyJob { stop, task }
+    }
+
+    async fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = tokio::time::timeout(DRAIN_ACCOUNTING, self.task).await;
+    }
 }
 
 /// SIGINT (Ctrl-C) and SIGTERM (service managers) both stop the service.
@@ -266,8 +330,9 @@ async fn relay(
 /// Builds the conversation service: models and content load before the port is announced,
 /// so the first call is answered at full speed.
 /// Also returns a recorder clone and the writer, for the flush at shutdown.
-async fn conversation(a: &ConversationArgs, cfg: &Config) -> anyhow::Result<(Service, Option<(ivr_accounting::Recorder, ivr_accounting::Writer)>)> {
+async fn conversation(a: &ConversationArgs, cfg: &Config, tables: &ServiceTables) -> anyhow::Result<(Service, Option<(ivr_accounting::Recorder, ivr_accounting::Writer, DailyJob)>)> {
     let mut writer = None;
+    let caller_id = tables.caller_id()?;
     let accounting = if a.db_url == "none" {
         None
     } else {
@@ -278,9 +343,11 @@ async fn conversation(a: &ConversationArgs, cfg: &Config) -> anyhow::Result<(Ser
             }
         }
         let store = ivr_accounting::Store::connect(&a.db_url).await.context("opening the accounting database")?;
+        let acc_cfg = tables.accounting(&a.db_url)?;
         let (recorder, w) = ivr_accounting::Recorder::start(store.clone(), ivr_accounting::BatchPolicy::default())?;
-        writer = Some((recorder.clone(), w));
-        Some((recorder, ivr_accounting::Pseudonymizer::new(store)))
+        let daily = DailyJob::start(store.clone(), acc_cfg);
+        writer = Some((recorder.clone(), w, daily));
+        Some(Accounting { recorder, pseudonyms: ivr_accounting::Pseudonymizer::new(store.clone()), store })
     };
     let audio_dir = a.prompts.parent().map(|p| p.join("audio")).unwrap_or_else(|| PathBuf::from("audio"));
     let opts = ServiceOptions {
@@ -296,6 +363,7 @@ async fn conversation(a: &ConversationArgs, cfg: &Config) -> anyhow::Result<(Ser
         flow_header: cfg.flow_header.clone(),
         transfer: cfg.transfer.clone(),
         switches: a.switches.clone(),
+        caller_id,
     };
     // Loading the model and building the index take seconds of CPU: off the runtime.
     let service = tokio::task::spawn_blocking(move || Service::build(opts, accounting)).await??;
@@ -313,5 +381,35 @@ fn load_prompt(cfg: &Config, id: &str) -> Option<Arc<Prompt>> {
             tracing::warn!(error = %e, "prompt not usable");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_gives_every_table_to_its_reader() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../ivr.example.toml");
+        let (cfg, tables) = load_config(&path).unwrap();
+        assert!(cfg.transfer.contains_key("2"));
+        let acc = tables.accounting("sqlite://x.sqlite").unwrap();
+        assert_eq!((acc.requests.handled_days, acc.requests.max_days), (30, 90));
+        assert_eq!(acc.db_url, "sqlite://x.sqlite");
+        assert_eq!(tables.caller_id().unwrap().trust_pai_from, vec!["*".to_string()]);
+    }
+
+    #[test]
+    fn a_typo_in_any_table_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ivr.toml");
+        std::fs::write(&path, "max_calls = 10\n[caller_id]\ntrust_pai = [\"*\"]\n").unwrap();
+        let (_, tables) = load_config(&path).unwrap();
+        assert!(tables.caller_id().is_err());
+        std::fs::write(&path, "max_call = 10\n").unwrap();
+        assert!(load_config(&path).is_err());
+        std::fs::write(&path, "[accounting.requests]\nhandled = 3\n").unwrap();
+        let (_, tables) = load_config(&path).unwrap();
+        assert!(tables.accounting("sqlite://x").is_err());
     }
 }

@@ -5,9 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ivr_accounting::chrono::Utc;
-use ivr_accounting::{CallRecord, Caller, EndedBy, Event, EventKind, Playback};
+use ivr_accounting::{CallRecord, Caller, EndedBy, Event, EventKind, NewRequest, Playback, RequestKind};
 use ivr_dialogue::conversation::{Action, Conversation};
-use ivr_dialogue::policy::{DialogueEvent, Flow, TransferRequest};
+use ivr_dialogue::policy::{DialogueEvent, Flow, ProcedureKind, ProcedureRecord, TransferRequest};
 use ivr_speech::audio::resample::StreamResampler;
 use ivr_telephony::app::{CallCommand, CallEvent, HangupBy, TransferOutcome};
 use ivr_telephony::server::{Application, CallHandle};
@@ -23,7 +23,8 @@ pub struct ConversationApp(pub Arc<Service>);
 
 impl Application for ConversationApp {
     fn on_call(&self, call: CallHandle) {
-        let span = tracing::info_span!("call", call_id = %call.call_id);
+        // The caller is named by the day's pseudonym once known, never by number.
+        let span = tracing::info_span!("call", call_id = %call.call_id, caller = tracing::field::Empty);
         tokio::spawn(run(Arc::clone(&self.0), call).instrument(span));
     }
 }
@@ -36,13 +37,14 @@ struct Books {
     call_id: String,
     events: Vec<Event>,
     transferred: bool,
+    flow: ivr_accounting::Flow,
 }
 
 impl Books {
     fn push(&mut self, service: &Service, kind: EventKind) {
         let e = Event::new(self.call_id.clone(), Utc::now(), kind);
-        if let Some((recorder, _)) = &service.accounting {
-            recorder.record(e.clone());
+        if let Some(acc) = &service.accounting {
+            acc.recorder.record(e.clone());
         }
         self.events.push(e);
     }
@@ -63,7 +65,7 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
     let player = CommandPlayer { service: Arc::clone(&service), commands: commands.clone(), pending: Default::default(), last_play: None };
     let mut conv: Conv = Conversation::new(service.endpoint.clone(), service.dialogue.clone(), recognizer, player);
     conv.set_slow_after(service.wait_prompt_after);
-    let mut books = Books { call_id: call_id.clone(), events: Vec::new(), transferred: false };
+    let mut books = Books { call_id: call_id.clone(), events: Vec::new(), transferred: false, flow: ivr_accounting::Flow::Choix2 };
     let mut resampler = match StreamResampler::new(8_000, 16_000) {
         Ok(r) => r,
         Err(e) => {
@@ -96,20 +98,29 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
                         let at = Utc::now();
                         let open = service.is_open(at);
                         let caller = match &service.accounting {
-                            Some((_, pseudo)) => {
-                                let number = ivr_accounting::parse_caller(&info.from, info.header("Privacy"));
-                                pseudo.caller(&number, at).await.unwrap_or_else(|e| {
+                            Some(acc) => {
+                                // P-Asserted-Identity only from a trusted trunk (`[caller_id]`).
+                                let asserted = if service.caller_id.trusts(info.source.ip()) { info.header("P-Asserted-Identity") } else { None };
+                                let number = ivr_accounting::identify_caller(&info.from, asserted, info.header("Privacy"));
+                                acc.pseudonyms.caller(&number, at).await.unwrap_or_else(|e| {
                                     tracing::warn!(error = %e, "no pseudonym: counted as withheld");
                                     Caller::Withheld
                                 })
                             }
                             None => Caller::Withheld,
                         };
+                        match &caller {
+                            Caller::Pseudonym(p) => tracing::Span::current().record("caller", p.get(..16).unwrap_or(p)),
+                            Caller::Withheld => tracing::Span::current().record("caller", "withheld"),
+                        };
                         let acc_flow = if flow == Flow::Choix3 { ivr_accounting::Flow::Choix3 } else { ivr_accounting::Flow::Choix2 };
+                        books.flow = acc_flow;
                         books.push(&service, EventKind::Started { flow: acc_flow, caller });
                         books.push(&service, EventKind::Answered);
                         tracing::info!(flow = flow.number(), open, dialled = ?info.dialled, "call started");
-                        conv.start(flow, at, open, service.switches_now(), info.caller.clone(), now)
+                        // The presented number stays out of the dialogue: a call-back number is
+                        // one the caller keys or says, so nothing stores the signalled one.
+                        conv.start(flow, at, open, service.switches_now(), now)
                     }
                     CallEvent::Audio { samples, at } => {
                         // The frame's own time, not when this task got to it: under CPU
@@ -225,15 +236,78 @@ fn apply(service: &Service, commands: &ivr_telephony::server::CallCommander, boo
                 commands.send(CallCommand::Hangup);
             }
             Action::Event(e) => {
-                // One machine-readable line per dialogue event: the logs tell the call's story.
-                let json = serde_json::to_string(&e).unwrap_or_default();
-                tracing::info!(event = %json, "dialogue");
+                // One machine-readable line per dialogue event: the logs tell the call's
+                // story, without what the caller said or keyed.
+                tracing::info!(event = %loggable(&e), "dialogue");
+                if let DialogueEvent::Procedure(record) = &e {
+                    deliver_request(service, books, record);
+                }
                 if let Some(kind) = accounting_event(&e) {
                     books.push(service, kind);
                 }
             }
         }
     }
+}
+
+/// The dialogue event as it may be logged (DESIGN §8): no transcript, no keyed digit, none
+/// of the details a procedure collected; their sizes stand in for them. Every variant is
+/// listed, so a new field with personal data cannot reach the log without a decision here.
+fn loggable(e: &DialogueEvent) -> serde_json::Value {
+    use serde_json::json;
+    match e {
+        DialogueEvent::Question { transcript, intent, score, action } => {
+            json!({"event": "question", "intent": intent, "score": score, "action": action, "chars": transcript.chars().count()})
+        }
+        DialogueEvent::Played { key, answer, played_ms, total_ms } => {
+            json!({"event": "played", "key": key, "answer": answer, "played_ms": played_ms, "total_ms": total_ms})
+        }
+        DialogueEvent::BargeIn { key } => json!({"event": "barge_in", "key": key}),
+        DialogueEvent::Dtmf { .. } => json!({"event": "dtmf"}),
+        DialogueEvent::Transfer { target, reason, topic } => json!({"event": "transfer", "target": target, "reason": reason, "topic": topic}),
+        DialogueEvent::TransferFailed => json!({"event": "transfer_failed"}),
+        DialogueEvent::Procedure(r) => json!({
+            "event": "procedure", "kind": r.kind, "complete": r.complete,
+            "keyed": r.digits.chars().count(), "chars": r.transcript.chars().count(),
+        }),
+        DialogueEvent::Ended { reason } => json!({"event": "ended", "reason": reason}),
+    }
+}
+
+/// Hands a completed procedure to the agents: a row of the `requests` table (same database
+/// as the accounting), listed by `ivr requests`. An incomplete one went to an agent live.
+fn deliver_request(service: &Service, books: &Books, record: &ProcedureRecord) {
+    if !record.complete || (record.digits.is_empty() && record.transcript.trim().is_empty()) {
+        return;
+    }
+    let Some(acc) = &service.accounting else {
+        tracing::warn!(kind = ?record.kind, "no database (--db-url none): the procedure request is not kept");
+        return;
+    };
+    let kind = match record.kind {
+        ProcedureKind::Rappel => RequestKind::Rappel,
+        ProcedureKind::AttestationNonPaiement => RequestKind::AttestationNonPaiement,
+    };
+    let request = NewRequest {
+        kind,
+        call_id: books.call_id.clone(),
+        flow: books.flow,
+        at: Utc::now(),
+        topic: record.topic.clone(),
+        keyed: record.digits.clone(),
+        transcript: record.transcript.clone(),
+    };
+    let store = acc.store.clone();
+    tokio::spawn(
+        async move {
+            match store.insert_request(&request).await {
+                Ok(id) => tracing::info!(request = id, kind = kind.as_str(), "procedure request stored"),
+                // The error names the database failure, never the request's content.
+                Err(e) => tracing::error!(kind = kind.as_str(), error = %e, "procedure request NOT stored"),
+            }
+        }
+        .instrument(tracing::Span::current()),
+    );
 }
 
 fn accounting_event(e: &DialogueEvent) -> Option<EventKind> {
@@ -280,10 +354,10 @@ fn reason_headers(t: &TransferRequest) -> Vec<(String, String)> {
 }
 
 fn finish(service: &Service, books: &Books) {
-    let Some((recorder, _)) = &service.accounting else { return };
+    let Some(acc) = &service.accounting else { return };
     match CallRecord::from_events(&books.events) {
         Ok(rec) => {
-            let committed = recorder.finish_call(rec);
+            let committed = acc.recorder.finish_call(rec);
             let call_id = books.call_id.clone();
             tokio::spawn(async move {
                 if committed.await.is_ok() {

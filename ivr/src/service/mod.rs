@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
-use ivr_accounting::{Pseudonymizer, Recorder};
+use ivr_accounting::{Pseudonymizer, Recorder, Store};
 use ivr_dialogue::content::Content;
 use ivr_dialogue::endpointing::EndpointConfig;
 use ivr_dialogue::hours::OpeningHours;
@@ -50,6 +50,88 @@ pub struct ServiceOptions {
     pub transfer: BTreeMap<String, String>,
     /// Runtime switches file (saturation, crisis, closed), polled at every call start.
     pub switches: PathBuf,
+    /// Which INVITE header names the caller (see [`CallerIdConfig`]).
+    pub caller_id: CallerIdConfig,
+}
+
+/// The accounting side of the service: the event recorder, the same-day pseudonyms, and
+/// the store where procedure requests are delivered.
+pub struct Accounting {
+    pub recorder: Recorder,
+    pub pseudonyms: Pseudonymizer,
+    pub store: Store,
+}
+
+/// The `[caller_id]` table of the configuration: where the caller's number is read.
+///
+/// A trunk that rewrites From (to its own number) still asserts the real caller in
+/// P-Asserted-Identity (RFC 3325); that header is believed only from the trunk addresses
+/// listed here ("*" = any source: the SIP port is reachable only by the trunk). With an
+/// empty list, From alone is read. `Privacy: id` always means withheld.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CallerIdConfig {
+    pub trust_pai_from: Vec<String>,
+}
+
+impl Default for CallerIdConfig {
+    fn default() -> Self {
+        CallerIdConfig { trust_pai_from: vec!["*".into()] }
+    }
+}
+
+impl CallerIdConfig {
+    /// Whether P-Asserted-Identity from `source` is believed. Entries are "*", an IP
+    /// address, or an IP with a prefix length ("10.1.0.0/16").
+    pub fn trusts(&self, source: std::net::IpAddr) -> bool {
+        self.trust_pai_from.iter().any(|entry| entry_matches(entry.trim(), source))
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        for e in &self.trust_pai_from {
+            let e = e.trim();
+            if e != "*" && parse_net(e).is_none() {
+                anyhow::bail!("[caller_id] trust_pai_from: `{e}` is not \"*\", an IP address or IP/prefix");
+            }
+        }
+        Ok(())
+    }
+}
+
+fn parse_net(entry: &str) -> Option<(std::net::IpAddr, u32)> {
+    let (ip, len) = match entry.split_once('/') {
+        Some((ip, len)) => (ip.parse::<std::net::IpAddr>().ok()?, len.parse::<u32>().ok()?),
+        None => {
+            let ip = entry.parse::<std::net::IpAddr>().ok()?;
+            (ip, if ip.is_ipv4() { 32 } else { 128 })
+        }
+    };
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    (len <= max).then_some((ip, len))
+}
+
+fn entry_matches(entry: &str, source: std::net::IpAddr) -> bool {
+    if entry == "*" {
+        return true;
+    }
+    let Some((net, len)) = parse_net(entry) else { return false };
+    let source = match source {
+        std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map(std::net::IpAddr::V4).unwrap_or(source),
+        v4 => v4,
+    };
+    let bits = |ip: std::net::IpAddr| -> u128 {
+        match ip {
+            std::net::IpAddr::V4(v) => u128::from(u32::from(v)) << 96,
+            std::net::IpAddr::V6(v) => u128::from(v),
+        }
+    };
+    if net.is_ipv4() != source.is_ipv4() {
+        return false;
+    }
+    let (a, b) = (bits(net), bits(source));
+    // IPv4 addresses sit in the top 32 bits, so both families keep their top `len` bits.
+    let mask = if len == 0 { 0 } else { u128::MAX << (128 - len) };
+    a & mask == b & mask
 }
 
 /// Shared state of all calls: read-only but for the switches file's cache.
@@ -63,13 +145,14 @@ pub struct Service {
     pub(crate) hours: OpeningHours,
     pub(crate) hours_mode: HoursMode,
     pub(crate) flow_header: String,
-    pub(crate) accounting: Option<(Recorder, Pseudonymizer)>,
+    pub(crate) accounting: Option<Accounting>,
+    pub(crate) caller_id: CallerIdConfig,
     pub(crate) switches: Mutex<SwitchesFile>,
     pub(crate) wait_prompt_after: Option<std::time::Duration>,
 }
 
 impl Service {
-    pub fn build(opts: ServiceOptions, accounting: Option<(Recorder, Pseudonymizer)>) -> anyhow::Result<Service> {
+    pub fn build(opts: ServiceOptions, accounting: Option<Accounting>) -> anyhow::Result<Service> {
         let content = Content::load(&opts.knowledge, &opts.prompts_file).context("loading knowledge and prompts")?;
         for p in &content.problems {
             tracing::warn!(problem = %p, "content entry skipped");
@@ -115,6 +198,7 @@ impl Service {
             hours_mode: opts.hours,
             flow_header: opts.flow_header,
             accounting,
+            caller_id: opts.caller_id,
             switches,
             wait_prompt_after: opts.wait_prompt_after,
         };
@@ -178,4 +262,29 @@ fn library_get(library: &AudioLibrary, key: &str) -> Option<Arc<[i16]>> {
         _ => return None,
     };
     library.get(&audio)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CallerIdConfig;
+
+    #[test]
+    fn pai_is_trusted_only_from_the_listed_trunks() {
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let any = CallerIdConfig::default();
+        assert!(any.trusts(ip("203.0.113.9")));
+        let list = CallerIdConfig { trust_pai_from: vec!["10.1.0.0/16".into(), "192.0.2.7".into(), "2001:db8::/32".into()] };
+        list.validate().unwrap();
+        assert!(list.trusts(ip("10.1.200.3")));
+        assert!(!list.trusts(ip("10.2.0.1")));
+        assert!(list.trusts(ip("192.0.2.7")));
+        assert!(!list.trusts(ip("192.0.2.8")));
+        assert!(list.trusts(ip("::ffff:192.0.2.7")), "IPv4-mapped source");
+        assert!(list.trusts(ip("2001:db8:1::1")));
+        assert!(!list.trusts(ip("2001:db9::1")));
+        let none = CallerIdConfig { trust_pai_from: vec![] };
+        assert!(!none.trusts(ip("127.0.0.1")));
+        assert!(CallerIdConfig { trust_pai_from: vec!["10.0.0.0/33".into()] }.validate().is_err());
+        assert!(CallerIdConfig { trust_pai_from: vec!["trunk.example".into()] }.validate().is_err());
+    }
 }

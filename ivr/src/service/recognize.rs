@@ -80,7 +80,8 @@ impl Recognize for PoolRecognizer {
                 Err(_) => return,
             };
             let understanding = understand(&service, &text);
-            tracing::info!(%call_id, job = id, %text, intent = %understanding.intent, score = understanding.score, asr_ms, "recognized");
+            // What the caller said is personal data: its length only, never the words.
+            tracing::info!(%call_id, job = id, chars = text.chars().count(), intent = %understanding.intent, score = understanding.score, asr_ms, "recognized");
             let _ = results.send(Recognized { id, text, understanding, submitted, asr_ms });
         });
         Ok(())

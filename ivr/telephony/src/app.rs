@@ -19,6 +19,8 @@ pub struct CallInfo {
     pub dialled: Option<String>,
     /// All INVITE headers, in order (the flow header set by the trunk, P-Asserted-Identity...).
     pub headers: Vec<(String, String)>,
+    /// Where the INVITE came from (the trunk): decides whether its P-Asserted-Identity is trusted.
+    pub source: SocketAddr,
     pub remote_rtp: Option<SocketAddr>,
     pub codec: Option<Codec>,
 }

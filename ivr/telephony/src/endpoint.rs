@@ -237,7 +237,8 @@ impl Endpoint {
     fn on_rtp(&mut self, now: Instant, port: u16, from: SocketAddr, bytes: &[u8]) {
         let Some(call) = self.by_port.get(&port).and_then(|id| self.calls.get_mut(id)) else { return };
         if let Received::Dtmf(digit) = call.stream.on_datagram(now, from, bytes) {
-            tracing::info!(parent: &call.span, %digit, "DTMF (RFC 4733)");
+            // The digit itself is personal data (a keyed number, a date of birth): never logged.
+            tracing::debug!(parent: &call.span, "DTMF (RFC 4733)");
             call.event(&mut self.out, CallEvent::Dtmf { digit, source: DtmfSource::Rfc4733 });
         }
     }
@@ -490,7 +491,8 @@ impl Endpoint {
             invite_txn.respond(now, 180, &r);
             self.send(from, r, 180);
         }
-        tracing::info!(%from, caller = req.header("From").unwrap_or(""), "INVITE");
+        // Neither From nor P-Asserted-Identity is logged: they carry the caller's number.
+        tracing::info!(%from, "INVITE");
         self.out.push_back(Output::OpenMedia { port });
         self.by_port.insert(port, call_id.clone());
         drop(_g);
@@ -653,7 +655,7 @@ impl Endpoint {
                     None
                 };
                 if let Some(d) = digit.filter(|d| crate::rtp::dtmf::digit_to_event(*d).is_some()) {
-                    tracing::info!(digit = %d, "DTMF (SIP INFO)");
+                    tracing::debug!("DTMF (SIP INFO)");
                     call.event(&mut self.out, CallEvent::Dtmf { digit: d, source: DtmfSource::SipInfo });
                 }
                 self.reply(now, &req, from, 200, "OK", &[], None);
@@ -759,6 +761,7 @@ fn call_info(call: &Call) -> CallInfo {
         from,
         to,
         headers: inv.headers.clone(),
+        source: call.peer,
         remote_rtp: call.stream.destination(),
         codec: call.stream.codec(),
     }

@@ -68,11 +68,13 @@ async fn run(mut call: CallHandle, greeting: Arc<Prompt>, transfer: BTreeMap<Str
             CallEvent::Started(info) => {
                 let flow = info.header(&flow_header).map(str::to_string);
                 target = flow.as_ref().and_then(|f| transfer.get(f)).or_else(|| transfer.values().next()).cloned();
-                tracing::info!(call_id = %info.call_id, caller = ?info.caller, dialled = ?info.dialled, ?flow, "call started");
+                // Never the caller's number (personal data): the dialled service number and flow only.
+                tracing::info!(call_id = %info.call_id, dialled = ?info.dialled, ?flow, "call started");
                 cmd.send(CallCommand::Play { prompt: greeting.clone(), interruptible: true });
             }
             CallEvent::Dtmf { digit, source } => {
-                tracing::info!(call_id = %call.call_id, %digit, ?source, "dtmf digit");
+                // Keys are personal data (a number, a date): counted, never logged.
+                tracing::debug!(call_id = %call.call_id, ?source, "dtmf digit");
                 if phase == Phase::Greeting {
                     cmd.send(CallCommand::StopPlayback);
                 }
@@ -89,7 +91,7 @@ async fn run(mut call: CallHandle, greeting: Arc<Prompt>, transfer: BTreeMap<Str
                     phase = Phase::Collecting;
                     deadline = Instant::now() + collect_for;
                     if digit == '#' || digits.len() >= 8 {
-                        tracing::info!(call_id = %call.call_id, %digits, "digits collected");
+                        tracing::info!(call_id = %call.call_id, digits = digits.len(), "digits collected");
                         play_back(&cmd, &mut phase, &recorded, &greeting);
                     }
                 }
@@ -129,7 +131,7 @@ async fn run(mut call: CallHandle, greeting: Arc<Prompt>, transfer: BTreeMap<Str
             }
             CallEvent::Hold(h) => tracing::info!(call_id = %call.call_id, hold = h, "hold"),
             CallEvent::Hangup { by, reason } => {
-                tracing::info!(call_id = %call.call_id, ?by, %reason, %digits, "call finished");
+                tracing::info!(call_id = %call.call_id, ?by, %reason, digits = digits.len(), "call finished");
                 return;
             }
         }

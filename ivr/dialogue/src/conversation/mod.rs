@@ -140,8 +140,8 @@ impl<R: Recognize, P: Play> Conversation<R, P> {
         self.dialogue.is_collecting() && (self.final_job.is_some() || !self.kept.is_empty())
     }
 
-    pub fn start(&mut self, flow: Flow, at: DateTime<Utc>, open: bool, switches: Switches, caller_number: Option<String>, now: Duration) -> Vec<Action> {
-        self.feed(Input::CallStarted { flow, at, open, switches, caller_number, now })
+    pub fn start(&mut self, flow: Flow, at: DateTime<Utc>, open: bool, switches: Switches, now: Duration) -> Vec<Action> {
+        self.feed(Input::CallStarted { flow, at, open, switches, now })
     }
 
     /// One 20 ms frame's VAD speech probability; `now` is the end of the frame.

@@ -55,7 +55,7 @@ impl Call {
         let c = Conversation::new(EndpointConfig::default(), cfg, FakeAsr::default(), FakePlayer::default());
         let mut call = Call { c, t: 0, actions: Vec::new() };
         let at = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
-        let a = call.c.start(Flow::Choix2, at, true, Switches::default(), None, Duration::ZERO);
+        let a = call.c.start(Flow::Choix2, at, true, Switches::default(), Duration::ZERO);
         call.actions.extend(a);
         call
     }
@@ -244,7 +244,7 @@ fn in_procedure(kind: crate::policy::ProcedureKind) -> Call {
     let c = Conversation::new(EndpointConfig::default(), cfg, FakeAsr::default(), FakePlayer::default());
     let mut call = Call { c, t: 0, actions: Vec::new() };
     let at = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
-    call.c.start(Flow::Choix2, at, true, Switches::default(), None, Duration::ZERO);
+    call.c.start(Flow::Choix2, at, true, Switches::default(), Duration::ZERO);
     call.finish_playbacks();
     let procedure = Understanding { intent: "procedure".into(), score: 0.9, runner_up: None, action: "procedure".into() };
     call.frames(0.9, 60);

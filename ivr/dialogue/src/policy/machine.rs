@@ -50,7 +50,9 @@ struct Playing {
 pub struct Dialogue {
     cfg: DialogueConfig,
     flow: Flow,
-    caller_number: Option<String>,
+    /// The intent of the caller's last words outside a procedure: what a procedure was
+    /// started for (its request names it).
+    last_intent: Option<String>,
     out: VecDeque<Output>,
     queue: VecDeque<Audio>,
     after: Option<After>,
@@ -97,7 +99,7 @@ impl Dialogue {
         Dialogue {
             cfg,
             flow: Flow::Choix2,
-            caller_number: None,
+            last_intent: None,
             out: VecDeque::new(),
             queue: VecDeque::new(),
             after: None,
@@ -173,13 +175,12 @@ impl Dialogue {
             return;
         }
         match input {
-            Input::CallStarted { flow, open, switches, caller_number, now, .. } => {
+            Input::CallStarted { flow, open, switches, now, .. } => {
                 if self.started {
                     return;
                 }
                 self.started = true;
                 self.flow = flow;
-                self.caller_number = caller_number;
                 if !open || switches.closed {
                     self.step("closed");
                     return self.say(vec![prompt("closed")], After::Hangup, now);

@@ -160,7 +160,7 @@ pub struct KeypadGroup {
 /// Inputs of the state machine. `now` is the time since the call started (monotonic).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
-    CallStarted { flow: Flow, at: DateTime<Utc>, open: bool, switches: Switches, caller_number: Option<String>, now: Duration },
+    CallStarted { flow: Flow, at: DateTime<Utc>, open: bool, switches: Switches, now: Duration },
     /// The endpointer heard the caller begin: suspends the no-input timer.
     SpeechStarted { now: Duration },
     /// The endpointer dropped what it heard (too short, noise): restarts the no-input timer.
@@ -237,8 +237,10 @@ pub struct ProcedureRecord {
     pub transcript: String,
     /// Digits keyed (a number to call back, a postal code), without the final '#'.
     pub digits: String,
-    /// The presented calling number, if not withheld.
-    pub caller_number: Option<String>,
+    /// The matcher's intent for the caller's words that led to the procedure (`@none` or
+    /// `@agent` for a call-back asked in words the catalogue does not know), not for the
+    /// details dictated afterwards. The presented number is never part of a request.
+    pub topic: Option<String>,
     pub complete: bool,
 }
 

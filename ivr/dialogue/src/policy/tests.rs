@@ -46,7 +46,7 @@ impl Call {
     fn start_with(cfg: DialogueConfig, flow: Flow, open: bool, switches: Switches) -> Call {
         let mut c = Call { d: Dialogue::new(cfg), now: Duration::ZERO, log: Vec::new(), playing: None };
         let at = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
-        c.input(Input::CallStarted { flow, at, open, switches, caller_number: Some("+33612345678".into()), now: c.now });
+        c.input(Input::CallStarted { flow, at, open, switches, now: c.now });
         c
     }
 
@@ -379,7 +379,7 @@ fn attestation_procedure_records_speech_and_digits() {
     assert_eq!(rec.kind, ProcedureKind::AttestationNonPaiement);
     assert_eq!(rec.digits, "75011");
     assert!(rec.transcript.contains("Dupont") && rec.complete);
-    assert_eq!(rec.caller_number.as_deref(), Some("+33612345678"));
+    assert_eq!(rec.topic.as_deref(), Some("attestation"), "the topic that led to the procedure, not the dictation's");
 }
 
 #[test]

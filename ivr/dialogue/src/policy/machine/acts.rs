@@ -145,7 +145,7 @@ impl Dialogue {
             kind,
             transcript: std::mem::take(&mut self.procedure_text),
             digits: std::mem::take(&mut self.procedure_digits),
-            caller_number: self.caller_number.clone(),
+            topic: self.last_intent.clone(),
             complete,
         };
         self.out.push_back(Output::Event(DialogueEvent::Procedure(record)));

@@ -12,6 +12,9 @@ use super::{prompt, After, Dialogue, Waiting};
 impl Dialogue {
     pub(super) fn on_utterance(&mut self, waiting: Waiting, text: String, u: Understanding, now: Duration) {
         self.transcripts.push(text.clone());
+        if !matches!(waiting, Waiting::Procedure(_)) {
+            self.last_intent = Some(u.intent.clone());
+        }
         self.out.push_back(Output::Event(DialogueEvent::Question {
             transcript: text.clone(),
             intent: u.intent.clone(),
