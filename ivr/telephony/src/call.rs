@@ -218,11 +218,7 @@ impl Call {
     /// A final response to one of our requests.
     pub fn on_client_final(&mut self, now: Instant, cfg: &EndpointConfig, out: &mut Outbox, method: &str, code: u16) {
         match method {
-            "BYE" => {
-                if self.state == CallState::Ending {
-                    self.state = CallState::Ended;
-                }
-            }
+            "BYE" if self.state == CallState::Ending => self.state = CallState::Ended,
             "REFER" if self.refer == ReferState::Idle => {}
             "REFER" if code == 408 => {
                 // Our REFER itself went unanswered (timer F).

@@ -290,6 +290,7 @@ impl Endpoint {
 
     /// Answers an out-of-dialog or in-dialog non-INVITE request through a server
     /// transaction (so retransmissions get the same answer).
+    #[allow(clippy::too_many_arguments)] // a SIP response is that many things
     fn reply(&mut self, now: Instant, req: &Request, from: SocketAddr, code: u16, reason: &str, extra: &[(&str, String)], body: Option<(&str, &[u8])>) {
         let to_tag = format!("{:08x}", self.entropy.next_u64() as u32);
         let bytes = message::response(req, code, reason, Some(&to_tag), extra, body);

@@ -142,7 +142,7 @@ impl JitterBuffer {
         }
         if let Some(h) = self.highest {
             let delta = seq.wrapping_sub(h as u16) as i16 as i64;
-            if delta > MAX_DROPOUT || delta < -MAX_MISORDER {
+            if !(-MAX_MISORDER..=MAX_DROPOUT).contains(&delta) {
                 if self.probation != Some(seq) {
                     self.probation = Some(seq.wrapping_add(1));
                     self.stats.late += 1;

@@ -85,6 +85,8 @@ pub trait Headers {
     fn branch(&self) -> Option<&str> {
         param(self.top_via()?, "branch")
     }
+    // The tag of the From header, not a constructor.
+    #[allow(clippy::wrong_self_convention)]
     fn from_tag(&self) -> Option<&str> {
         tag(self.header("From")?)
     }
@@ -535,7 +537,7 @@ Content-Length: 0\r\n\r\n";
     #[test]
     fn missing_call_id_is_reported_with_partial_request() {
         let raw = INVITE.replace("Call-ID: call-1@127.0.0.1\r\n", "");
-        let err = parse(raw.as_bytes()).err().expect("accepted without Call-ID");
+        let err = parse(raw.as_bytes()).expect_err("accepted without Call-ID");
         assert!(err.reason.contains("Call-ID"), "{}", err.reason);
         assert!(err.partial.is_some());
     }
