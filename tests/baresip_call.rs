@@ -322,7 +322,7 @@ impl Ctrl {
 }
 
 #[test]
-fn baresip_hears_the_greeting_and_its_digits_are_logged() {
+fn baresip_hears_the_greeting_and_its_keys_are_counted() {
     let started = Instant::now();
     let dir = tempfile::tempdir().expect("tempdir");
     let prompts = dir.path().join("prompts");

@@ -19,6 +19,8 @@ pub const REQUIRED_PROMPTS: &[&str] = &[
     "keypad_invalid",
     "transfer",
     "transfer_failed",
+    // Played when the transfer of a caller in danger fails: the emergency numbers again.
+    "transfer_failed_safety",
     "closed",
     "saturation",
     "crisis",
