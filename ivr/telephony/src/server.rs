@@ -154,11 +154,31 @@ async fn send(socket: &UdpSocket, bytes: &[u8], to: SocketAddr) {
     }
 }
 
+/// Datagrams one call's RTP socket passes on per second at most: 40 times a 20 ms stream
+/// (with its RTCP and key presses). Beyond that (a flood) they are dropped here, before
+/// they cost an allocation or a place in the queue that every call shares, so one
+/// flooded call cannot crowd the others' media out.
+const MAX_RTP_PER_SECOND: u32 = 2000;
+
 async fn receive_rtp(socket: Arc<UdpSocket>, port: u16, tx: mpsc::Sender<(u16, SocketAddr, Vec<u8>)>) {
     let mut buf = vec![0u8; 2048];
+    let mut window = Instant::now();
+    let mut in_window = 0u32;
     loop {
         match socket.recv_from(&mut buf).await {
             Ok((n, from)) => {
+                let now = Instant::now();
+                if now.duration_since(window) >= Duration::from_secs(1) {
+                    window = now;
+                    in_window = 0;
+                }
+                in_window += 1;
+                if in_window > MAX_RTP_PER_SECOND {
+                    if in_window == MAX_RTP_PER_SECOND + 1 {
+                        tracing::warn!(port, %from, "RTP flood: over {MAX_RTP_PER_SECOND} datagrams/s on this call, the excess is dropped");
+                    }
+                    continue;
+                }
                 // Under overload drop media rather than stall the SIP task.
                 let _ = tx.try_send((port, from, buf[..n].to_vec()));
             }
