@@ -5,12 +5,17 @@
 //! - [`sip::message`] parses and writes SIP (rsip underneath), [`sip::transaction`]
 //!   holds the RFC 3261 §17 transactions, [`sip::dialog`] the dialog state.
 //! - [`sdp`] does offer/answer for PCMA/PCMU/telephone-event.
-//! - [`rtp`]: G.711, adaptive jitter buffer, RFC 4733 DTMF, minimal RTCP, per-call stream.
+//! - [`rtp`]: G.711, adaptive jitter buffer (bounded: packets and bytes), RFC 4733 DTMF,
+//!   minimal RTCP, per-call stream locked to the peer's media source.
 //! - [`media`]: prompts as pre-encoded 20 ms frames and paced playback.
 //! - [`endpoint::Endpoint`] ties them together: `handle_input(now, Input)` then drain
-//!   `poll_output()`; it never reads the clock, sleeps or touches a socket.
-//! - [`server`] is the tokio shell: one SIP socket, one RTP socket per call, one
-//!   20 ms ticker driving every call's pacing.
+//!   `poll_output()`; it never sleeps or touches a socket, takes its time from `now`
+//!   (the wall clock is read only for the NTP timestamp of RTCP reports) and its random
+//!   values from an injected [`endpoint::Entropy`]. RTP ports are bound by the shell
+//!   (`OpenMedia`, answered `MediaOpened`/`MediaFailed`): a call is answered once its
+//!   port is bound, a busy port sends it to the next.
+//! - [`server`] is the tokio shell: one SIP socket, one RTP socket per call (at most
+//!   2,000 datagrams/s each), one 20 ms ticker driving every call's pacing.
 //!
 //! # Application interface
 //! A conversation engine implements [`server::Application`]: for each established call
