@@ -94,6 +94,8 @@ pub struct PurgeSummary {
     pub keys_destroyed: usize,
     /// Procedure requests whose personal fields were erased.
     pub requests_purged: u64,
+    /// Console audit rows past their 6 months.
+    pub audit_deleted: u64,
 }
 
 /// Applies retention at `now`: transcripts older than `transcript_retention_days`, records
@@ -114,6 +116,7 @@ pub async fn purge(
             .await?;
     }
     s.requests_purged = store.purge_requests(cfg.requests, now).await?;
+    s.audit_deleted = store.purge_audit(now).await?;
     let grace_ms = i64::try_from(cfg.key_grace_s.saturating_mul(1000)).unwrap_or(i64::MAX);
     for day in store
         .days_closed_before(now.timestamp_millis().saturating_sub(grace_ms))
@@ -129,6 +132,7 @@ pub async fn purge(
         records_deleted = s.records_deleted,
         keys_destroyed = s.keys_destroyed,
         requests_purged = s.requests_purged,
+        audit_deleted = s.audit_deleted,
         transcript_retention_days = cfg.transcript_retention_days,
         "retention purge done"
     );

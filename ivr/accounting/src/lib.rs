@@ -6,6 +6,8 @@
 //! for each event, `CallRecord::from_events` + `Recorder::finish_call` at the end, and
 //! `days::run_daily` for the scheduled day close and purge.
 
+pub mod accounts;
+pub mod audit;
 pub mod caller;
 pub mod config;
 pub mod days;
@@ -21,6 +23,8 @@ pub mod store;
 
 mod error;
 
+pub use accounts::{Account, Role, Session};
+pub use audit::{AuditEntry, AuditVerify, AUDIT_RETENTION_DAYS};
 pub use caller::{identify_caller, parse_caller, CallerNumber};
 pub use config::AccountingConfig;
 pub use error::{Error, Result};

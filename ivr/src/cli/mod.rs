@@ -5,6 +5,7 @@ use clap::{Parser, Subcommand};
 mod knowledge;
 mod bench;
 mod classify;
+mod console;
 mod models;
 mod prompts;
 mod report;
@@ -45,6 +46,9 @@ pub enum Command {
     Requests(requests::RequestsCommand),
     /// Answer SIP calls (UDP): the telephony service with the fixed call script.
     Serve(serve::ServeArgs),
+    /// Web console accounts and audit log: `ivr console user add NAME --role ROLE`.
+    #[command(subcommand)]
+    Console(console::ConsoleCommand),
     /// Runtime messages of `ivr serve`: `ivr switch show`, `ivr switch set crisis on`.
     #[command(subcommand)]
     Switch(switch::SwitchCommand),
@@ -73,6 +77,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Prompts(cmd) => prompts::run(cmd),
         Command::Requests(cmd) => requests::run(cmd),
         Command::Serve(args) => serve::run(args),
+        Command::Console(cmd) => console::run(cmd),
         Command::Switch(cmd) => switch::run(cmd),
     }
 }

@@ -35,6 +35,10 @@ pub struct ServeArgs {
     /// What answers the calls.
     #[arg(long, value_enum, default_value_t = AppKind::Conversation)]
     pub app: AppKind,
+    /// Web console and /healthz: ADDR:PORT (default 127.0.0.1:8080), or `none`. Without
+    /// `[console] cert`/`key` it is plain HTTP and binds to loopback only.
+    #[arg(long, value_name = "ADDR:PORT|none")]
+    pub http: Option<String>,
     #[command(flatten)]
     pub conversation: ConversationArgs,
 }
@@ -76,6 +80,11 @@ pub struct ConversationArgs {
     /// Accounting database (`sqlite://path` or `postgres://…`); `none` records nothing.
     #[arg(long, default_value = ivr_accounting::DEFAULT_DB_URL)]
     pub db_url: String,
+    /// Local spool that keeps the accounting batches while the database is unreachable
+    /// (replayed in order when it is back); default: beside a SQLite file, else
+    /// data/accounting-spool.jsonl; `none` to hold the batches in memory and retry instead.
+    #[arg(long)]
+    pub spool: Option<String>,
     /// Runtime switches (saturation, crisis, closed), read at every call start; a missing
     /// file means all off. Changed with `ivr switch set`.
     #[arg(long, default_value = ivr_dialogue::switches::DEFAULT_PATH)]
@@ -122,6 +131,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         };
         let calls = InProgress::default();
         let app: Arc<dyn Application> = Arc::new(Tracked { inner: app, calls: calls.clone() });
+        // The console shares the accounting database; the script app (SIP tests) has none.
+        let console_db = (args.app == AppKind::Conversation && args.conversation.db_url != "none").then_some(args.conversation.db_url.as_str());
+        let sip_up = Arc::new(AtomicBool::new(false));
+        let http = super::console::start_http(args.http.as_deref(), console_db, tables.console.clone(), sip_up.clone()).await?;
+        sip_up.store(true, Ordering::SeqCst);
         // Machine-readable line: tests and scripts read the bound port from it.
         println!("listening sip={bound} public={} rtp={}-{}", ep_cfg.public_ip, cfg.rtp_ports.min, cfg.rtp_ports.max);
         tracing::info!(%bound, max_calls = cfg.max_calls, "ivr serve ready");
@@ -139,6 +153,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             }
         };
         ivr_telephony::server::run(ep_cfg, sip, cfg.listen.ip(), app, shutdown).await?;
+        sip_up.store(false, Ordering::SeqCst);
+        if let Some(http) = http {
+            http.stop().await;
+        }
         if let Some((recorder, writer, daily)) = accounting_writer {
             daily.stop().await;
             flush_accounting(recorder, writer).await;
@@ -156,6 +174,8 @@ struct ServiceTables {
     accounting: Option<toml::Value>,
     /// `[caller_id]`: where the caller's number is read (P-Asserted-Identity trust).
     caller_id: Option<toml::Value>,
+    /// `[console]`: TLS certificate, session and lockout settings of the web console.
+    console: Option<toml::Value>,
 }
 
 /// Reads the configuration file: `[accounting]` and `[caller_id]` for the service, the
@@ -163,7 +183,7 @@ struct ServiceTables {
 fn load_config(path: &std::path::Path) -> anyhow::Result<(Config, ServiceTables)> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut table: toml::Table = toml::from_str(&text).with_context(|| format!("invalid configuration {}", path.display()))?;
-    let tables = ServiceTables { accounting: table.remove("accounting"), caller_id: table.remove("caller_id") };
+    let tables = ServiceTables { accounting: table.remove("accounting"), caller_id: table.remove("caller_id"), console: table.remove("console") };
     let rest = toml::to_string(&table).context("re-writing the telephony tables")?;
     let cfg = Config::parse(&rest).with_context(|| format!("invalid configuration {}", path.display()))?;
     Ok((cfg, tables))
@@ -344,10 +364,18 @@ async fn conversation(a: &ConversationArgs, cfg: &Config, tables: &ServiceTables
         }
         let store = ivr_accounting::Store::connect(&a.db_url).await.context("opening the accounting database")?;
         let acc_cfg = tables.accounting(&a.db_url)?;
-        let (recorder, w) = ivr_accounting::Recorder::start(store.clone(), ivr_accounting::BatchPolicy::default())?;
+        let spool = match a.spool.as_deref() {
+            Some("none") => None,
+            Some(p) => Some(PathBuf::from(p)),
+            None => Some(match a.db_url.strip_prefix("sqlite://").or_else(|| a.db_url.strip_prefix("sqlite:")) {
+                Some(path) => PathBuf::from(format!("{}.spool.jsonl", path.split('?').next().unwrap_or(path))),
+                None => PathBuf::from("data/accounting-spool.jsonl"),
+            }),
+        };
+        let (recorder, w) = ivr_accounting::Recorder::start_spooled(store.clone(), ivr_accounting::BatchPolicy::default(), spool)?;
         let daily = DailyJob::start(store.clone(), acc_cfg);
         writer = Some((recorder.clone(), w, daily));
-        Some(Accounting { recorder, pseudonyms: ivr_accounting::Pseudonymizer::new(store.clone()), store })
+        Some(Accounting { recorder, pseudonyms: ivr_accounting::Pseudonymizer::new(store) })
     };
     let audio_dir = a.prompts.parent().map(|p| p.join("audio")).unwrap_or_else(|| PathBuf::from("audio"));
     let opts = ServiceOptions {
