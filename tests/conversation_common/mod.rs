@@ -37,6 +37,11 @@ impl Server {
 
     /// The same, with the server's log filter (`IVR_LOG`), e.g. "debug" for the privacy checks.
     pub fn start_logging(hours: &str, extra: &[&str], log_filter: &str) -> Server {
+        Server::start_on(hours, extra, log_filter, None)
+    }
+
+    /// The same on the database `db_url` (default: a SQLite file of the server's own, `db`).
+    pub fn start_on(hours: &str, extra: &[&str], log_filter: &str, db_url: Option<&str>) -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         // Distinct RTP ranges per server of this process (tests run in parallel) and per process.
         static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
@@ -60,7 +65,7 @@ impl Server {
             .arg("--prompts")
             .arg(r.join("prompts/prompts.toml"))
             .arg("--db-url")
-            .arg(format!("sqlite://{}", db.display()))
+            .arg(db_url.map_or_else(|| format!("sqlite://{}", db.display()), str::to_string))
             .args(extra)
             .current_dir(&r)
             .env("IVR_LOG", log_filter);

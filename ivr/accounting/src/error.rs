@@ -18,6 +18,8 @@ pub enum Error {
     DayBusy { day: chrono::NaiveDate, open: usize },
     #[error("the recorder's writer task has stopped")]
     WriterGone,
+    #[error("{0} timed out")]
+    Timeout(&'static str),
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
     #[error("io: {0}")]

@@ -19,6 +19,7 @@ pub mod recorder;
 pub mod report;
 pub mod requests;
 pub mod sc32;
+pub mod spool;
 pub mod store;
 
 mod error;

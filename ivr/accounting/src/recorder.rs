@@ -12,7 +12,14 @@
 //! - events of calls in progress are written the same way; a full queue drops events
 //!   (counted, logged) rather than block the media path, but never a call record: a record
 //!   that finds the queue full is handed to a task that waits for room.
+//!
+//! Database outage (with a spool, as `ivr serve` runs it): a batch the database refuses is
+//! appended to the local spool (`spool.rs`, fsynced) and acknowledged from there; the
+//! following batches go to the spool too, in order, until the database answers again and
+//! the spool is replayed. The outage is logged once when it starts and once when it ends.
+//! Without a spool, a batch is retried until the database takes it.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,12 +29,15 @@ use tracing::Instrument;
 
 use crate::event::Event;
 use crate::record::CallRecord;
+use crate::requests::NewRequest;
+use crate::spool::{Batch, Spool};
 use crate::store::Store;
 use crate::{Error, Result};
 
 enum Item {
     Event(Event),
     Finish(CallRecord, Option<oneshot::Sender<()>>),
+    Request(NewRequest, oneshot::Sender<()>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -84,6 +94,18 @@ impl Recorder {
     /// serialisation, hashing and database work of the batches never takes a worker thread
     /// of the runtime that runs the calls' media.
     pub fn start(store: Store, policy: BatchPolicy) -> Result<(Recorder, Writer)> {
+        Recorder::start_spooled(store, policy, None)
+    }
+
+    /// The same, with a local spool that takes the batches while the database is down
+    /// (see the module doc). Batches left in it by a previous run are replayed first.
+    pub fn start_spooled(store: Store, policy: BatchPolicy, spool: Option<PathBuf>) -> Result<(Recorder, Writer)> {
+        let spool = spool.map(|p| Spool::open(&p)).transpose()?;
+        if let Some(s) = &spool {
+            if s.pending() > 0 {
+                tracing::warn!(batches = s.pending(), spool = %s.path().display(), "accounting spool has batches from a previous run: replaying them first");
+            }
+        }
         let (tx, rx) = mpsc::channel(policy.queue_capacity.max(1));
         let (done_tx, done_rx) = oneshot::channel();
         let span = tracing::info_span!("accounting_writer", backend = store.backend());
@@ -93,7 +115,7 @@ impl Recorder {
         std::thread::Builder::new()
             .name("accounting-writer".into())
             .spawn(move || {
-                rt.block_on(writer(store, rx, policy).instrument(span));
+                rt.block_on(writer(store, rx, policy, spool).instrument(span));
                 let _ = done_tx.send(());
             })?;
         Ok((
@@ -140,6 +162,27 @@ impl Recorder {
         Committed(done)
     }
 
+    /// Hands over a procedure request (call-back, attestation) for the agents. Never waits;
+    /// the returned `Committed` resolves once it is stored (or spooled).
+    pub fn request(&self, req: NewRequest) -> Committed {
+        let (ack, done) = oneshot::channel();
+        match self.tx.try_send(Item::Request(req, ack)) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(item)) => {
+                let tx = self.tx.clone();
+                tokio::spawn(async move {
+                    if tx.send(item).await.is_err() {
+                        tracing::error!("accounting writer stopped: procedure request not written");
+                    }
+                });
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                tracing::error!("accounting writer stopped: procedure request not written");
+            }
+        }
+        Committed(done)
+    }
+
     /// Waits until everything queued before this call is committed.
     pub async fn flush(&self) -> Result<()> {
         let (ack, done) = oneshot::channel();
@@ -155,7 +198,7 @@ impl Recorder {
     }
 }
 
-async fn writer(shared: Store, mut rx: mpsc::Receiver<Item>, policy: BatchPolicy) {
+async fn writer(shared: Store, mut rx: mpsc::Receiver<Item>, policy: BatchPolicy, mut spool: Option<Spool>) {
     let mut backoff = Duration::from_millis(100);
     let store = loop {
         match shared.reopen().await {
@@ -168,59 +211,189 @@ async fn writer(shared: Store, mut rx: mpsc::Receiver<Item>, policy: BatchPolicy
         }
     };
     drop(shared);
-    let mut events = Vec::new();
-    let mut records = Vec::new();
+    let mut outage = Outage::default();
+    let mut batch = Batch::default();
     let mut acks = Vec::new();
-    while let Some(first) = rx.recv().await {
+    loop {
+        // While batches wait in the spool, wake up to probe the database even when no call
+        // produces anything.
+        let first = match spool.as_ref().map_or(0, Spool::pending) {
+            0 => rx.recv().await,
+            _ => match tokio::time::timeout_at(outage.next_probe, rx.recv()).await {
+                Ok(item) => item,
+                Err(_) => {
+                    if let Some(s) = spool.as_mut() {
+                        replay(&store, s, &mut outage).await;
+                    }
+                    continue;
+                }
+            },
+        };
+        let Some(first) = first else { break };
         let deadline = tokio::time::Instant::now() + policy.window;
-        let mut flush_now = take(first, &mut events, &mut records, &mut acks);
-        while !flush_now && events.len() + records.len() < policy.max_items {
+        let mut flush_now = take(first, &mut batch, &mut acks);
+        while !flush_now && batch.events.len() + batch.records.len() + batch.requests.len() < policy.max_items {
             match tokio::time::timeout_at(deadline, rx.recv()).await {
-                Ok(Some(item)) => flush_now = take(item, &mut events, &mut records, &mut acks),
+                Ok(Some(item)) => flush_now = take(item, &mut batch, &mut acks),
                 Ok(None) | Err(_) => break,
             }
         }
-        // A record is never given up: retry until the database takes it, with backoff.
-        let mut backoff = Duration::from_millis(100);
-        loop {
-            match store.write_batch(&events, &records).await {
-                Ok(()) => break,
-                Err(e) => {
-                    tracing::error!(error = %e, events = events.len(), records = records.len(), "accounting batch not committed, retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff = (backoff * 2).min(Duration::from_secs(5));
-                }
-            }
-        }
-        tracing::debug!(
-            events = events.len(),
-            records = records.len(),
-            "accounting batch committed"
-        );
-        events.clear();
-        records.clear();
+        commit(&store, spool.as_mut(), &mut outage, &batch).await;
+        tracing::debug!(events = batch.events.len(), records = batch.records.len(), requests = batch.requests.len(), "accounting batch committed");
+        batch = Batch::default();
         for a in acks.drain(..) {
             let _ = a.send(());
+        }
+    }
+    // Last chance for what is spooled; what the database still refuses stays in the file
+    // and is replayed at the next start.
+    if let Some(s) = spool.as_mut() {
+        if s.pending() > 0 {
+            replay(&store, s, &mut outage).await;
         }
     }
     store.close().await;
 }
 
+/// The state of a database outage, so that it is logged once when it starts and once
+/// when it ends, not for every batch.
+struct Outage {
+    since: Option<std::time::Instant>,
+    backoff: Duration,
+    /// When the database is tried again while batches wait in the spool.
+    next_probe: tokio::time::Instant,
+}
+
+impl Default for Outage {
+    fn default() -> Self {
+        Outage { since: None, backoff: Duration::from_millis(200), next_probe: tokio::time::Instant::now() }
+    }
+}
+
+/// How long a probe of a database that was down may take before it counts as still down
+/// (a stopped server makes the pool wait for a connection up to its acquire timeout).
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+impl Outage {
+    fn failed(&mut self, e: &Error, spool: Option<&Spool>) {
+        if self.since.is_none() {
+            self.since = Some(std::time::Instant::now());
+            match spool {
+                Some(s) => tracing::error!(error = %e, spool = %s.path().display(), "accounting database unavailable: batches go to the local spool until it is back"),
+                None => tracing::error!(error = %e, "accounting database unavailable: retrying the batch until it is back"),
+            }
+        }
+        self.backoff = (self.backoff * 2).min(Duration::from_secs(2));
+        self.next_probe = tokio::time::Instant::now() + self.backoff;
+    }
+
+    fn recovered(&mut self, replayed: usize) {
+        if let Some(since) = self.since.take() {
+            tracing::info!(after_s = since.elapsed().as_secs(), replayed_batches = replayed, "accounting database back");
+        }
+        self.backoff = Duration::from_millis(200);
+    }
+}
+
+/// Makes `batch` durable: in the database, or else in the spool. Without a spool (or when
+/// the spool cannot be written either) it retries until the database takes it.
+async fn commit(store: &Store, mut spool: Option<&mut Spool>, outage: &mut Outage, batch: &Batch) {
+    if batch.is_empty() {
+        return;
+    }
+    loop {
+        // Order: nothing goes to the database while older batches wait in the spool, and the
+        // database is probed only at its backoff, so batches are not held by a dead server.
+        if let Some(s) = spool.as_deref_mut() {
+            if s.pending() > 0 && tokio::time::Instant::now() >= outage.next_probe {
+                replay(store, s, outage).await;
+            }
+        }
+        let spooled = spool.as_deref().map_or(0, Spool::pending);
+        if spooled == 0 {
+            match write(store, batch).await {
+                Ok(()) => {
+                    outage.recovered(0);
+                    return;
+                }
+                Err(e) => outage.failed(&e, spool.as_deref()),
+            }
+        }
+        match spool.as_deref_mut() {
+            Some(s) => match s.append(batch) {
+                Ok(()) => return,
+                Err(e) => tracing::error!(error = %e, "accounting spool not writable: holding the batch"),
+            },
+            None => {}
+        }
+        tokio::time::sleep(outage.backoff).await;
+    }
+}
+
+/// Writes the spooled batches to the database in order; stops at the first refusal and
+/// keeps the rest.
+async fn replay(store: &Store, spool: &mut Spool, outage: &mut Outage) {
+    let batches = match spool.read() {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, "accounting spool unreadable");
+            return;
+        }
+    };
+    let mut done = 0;
+    for b in &batches {
+        // The first write is the probe: bounded, since the server may still be gone.
+        let attempt = if done == 0 {
+            match tokio::time::timeout(PROBE_TIMEOUT, write(store, b)).await {
+                Ok(r) => r,
+                Err(_) => Err(Error::Timeout("database probe")),
+            }
+        } else {
+            write(store, b).await
+        };
+        match attempt {
+            Ok(()) => done += 1,
+            Err(e) => {
+                outage.failed(&e, Some(spool));
+                break;
+            }
+        }
+    }
+    if done == 0 && !batches.is_empty() {
+        return;
+    }
+    if let Err(e) = spool.replace(&batches[done..]) {
+        tracing::error!(error = %e, "accounting spool not rewritten: its replayed batches may be written again");
+        return;
+    }
+    if done == batches.len() {
+        outage.recovered(done);
+    }
+}
+
+async fn write(store: &Store, b: &Batch) -> Result<()> {
+    store.write_batch(&b.events, &b.records).await?;
+    for r in &b.requests {
+        store.insert_request(r).await?;
+    }
+    Ok(())
+}
+
 /// Adds an item to the batch; true when the batch must be committed right away.
-fn take(
-    item: Item,
-    events: &mut Vec<Event>,
-    records: &mut Vec<CallRecord>,
-    acks: &mut Vec<oneshot::Sender<()>>,
-) -> bool {
+fn take(item: Item, batch: &mut Batch, acks: &mut Vec<oneshot::Sender<()>>) -> bool {
     match item {
         Item::Event(e) => {
-            events.push(e);
+            batch.events.push(e);
             false
         }
         Item::Finish(r, ack) => {
-            records.push(r);
+            batch.records.push(r);
             acks.extend(ack);
+            false
+        }
+        Item::Request(r, ack) => {
+            batch.requests.push(r);
+            acks.push(ack);
             false
         }
         Item::Flush(ack) => {

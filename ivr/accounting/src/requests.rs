@@ -75,7 +75,7 @@ impl RequestStatus {
 }
 
 /// A request as the bot hands it over at the end of the procedure.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewRequest {
     pub kind: RequestKind,
     pub call_id: String,

@@ -297,12 +297,13 @@ fn deliver_request(service: &Service, books: &Books, record: &ProcedureRecord) {
         keyed: record.digits.clone(),
         transcript: record.transcript.clone(),
     };
-    let store = acc.store.clone();
+    // Through the recorder: written with the call's other accounting, and spooled like them
+    // while the database is down, so a request is never lost to an outage.
+    let stored = acc.recorder.request(request);
     tokio::spawn(
         async move {
-            match store.insert_request(&request).await {
-                Ok(id) => tracing::info!(request = id, kind = kind.as_str(), "procedure request stored"),
-                // The error names the database failure, never the request's content.
+            match stored.await {
+                Ok(()) => tracing::info!(kind = kind.as_str(), "procedure request stored"),
                 Err(e) => tracing::error!(kind = kind.as_str(), error = %e, "procedure request NOT stored"),
             }
         }

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
-use ivr_accounting::{Pseudonymizer, Recorder, Store};
+use ivr_accounting::{Pseudonymizer, Recorder};
 use ivr_dialogue::content::Content;
 use ivr_dialogue::endpointing::EndpointConfig;
 use ivr_dialogue::hours::OpeningHours;
@@ -54,12 +54,11 @@ pub struct ServiceOptions {
     pub caller_id: CallerIdConfig,
 }
 
-/// The accounting side of the service: the event recorder, the same-day pseudonyms, and
-/// the store where procedure requests are delivered.
+/// The accounting side of the service: the recorder (events, call records, procedure
+/// requests) and the same-day pseudonyms.
 pub struct Accounting {
     pub recorder: Recorder,
     pub pseudonyms: Pseudonymizer,
-    pub store: Store,
 }
 
 /// The `[caller_id]` table of the configuration: where the caller's number is read.

@@ -55,3 +55,7 @@ fn rand_suffix() -> u64 {
         .map(|d| d.subsec_nanos() as u64)
         .unwrap_or(0)
 }
+
+#[path = "../../../../tests/support/postgres.rs"]
+mod own_postgres;
+pub use own_postgres::OwnPostgres;
