@@ -205,22 +205,26 @@ impl Default for Calibration {
     }
 }
 
-/// Placeholder until the first fit: p1 follows the top score, p2 the runner-up's.
+/// Fitted by `ivr bench understanding --knowledge <snapshot> --set heldout --limit 0
+/// --cached-only --phonetic on --fit` on 708 samples: every 2nd knowledge example held
+/// out, as text (682) and as heard by Whisper in three voices (26 × 3), 5-fold
+/// cross-validated at unsafe 5, clarify 0.3: 75.8 % right (41 % of them by the clarify
+/// question), 6 unsafe, against 72.3 % right and 61 unsafe for the threshold rules.
 const FITTED: Calibration = Calibration {
-    top: Logistic {
-        mean: [0.4, 0.3, 0.1, 0.7, 0.8, 0.7, 0.1, 0.1, 0.9, 1.5, 0.0],
-        scale: [0.15, 0.1, 0.1, 0.2, 0.2, 0.2, 0.1, 0.1, 0.3, 0.5, 1.0],
-        weights: [1.5, 0.0, 1.0, -0.5, 0.5, 1.0, -0.5, 0.0, 0.5, 0.0, 0.0],
-        bias: 1.0,
-    },
-    runner: Logistic {
-        mean: [0.4, 0.3, 0.1, 0.7, 0.8, 0.7, 0.1, 0.1, 0.9, 1.5, 0.0],
-        scale: [0.15, 0.1, 0.1, 0.2, 0.2, 0.2, 0.1, 0.1, 0.3, 0.5, 1.0],
-        weights: [0.0, 1.0, -1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
-        bias: -2.0,
-    },
-    costs: Costs { unsafe_answer: 5.0, clarify_turn: 0.3, refuse: 1.0 },
-};
+        top: Logistic {
+            mean: [0.5835, 0.3652, 0.2183, 0.6740, 0.9284, 0.7562, 0.1424, 0.0679, 0.6610, 1.4562, 0.5163],
+            scale: [0.3039, 0.1955, 0.2133, 0.2132, 0.1640, 0.2484, 0.1074, 0.0806, 0.4734, 0.3353, 0.3843],
+            weights: [0.3209, -0.1849, 0.6268, -0.4130, 0.0260, 0.8274, -0.3585, -0.1224, 0.2847, 0.3804, 0.5270],
+            bias: 1.7436,
+        },
+        runner: Logistic {
+            mean: [0.5835, 0.3652, 0.2183, 0.6740, 0.9284, 0.7562, 0.1424, 0.0679, 0.6610, 1.4562, 0.5163],
+            scale: [0.3039, 0.1955, 0.2133, 0.2132, 0.1640, 0.2484, 0.1074, 0.0806, 0.4734, 0.3353, 0.3843],
+            weights: [-0.1291, 0.4912, -0.6343, 0.3958, 0.1883, -0.4163, 0.1223, -0.0167, -0.2622, 0.1768, -0.1958],
+            bias: -2.9284,
+        },
+        costs: Costs { unsafe_answer: 8.0, clarify_turn: 0.3, refuse: 1.0 },
+    };
 
 /// Outcome counts of a decision over labelled samples.
 #[derive(Debug, Default, Clone, Copy)]
@@ -275,8 +279,8 @@ pub fn fit_report(samples: &[(usize, Sample)]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "calibration fit: {} samples ({} with the top topic right, {} out of scope)", usable.len(),
         usable.iter().filter(|(_, s)| s.top_right).count(), usable.iter().filter(|(_, s)| s.special).count());
-    for unsafe_cost in [3.0f32, 5.0, 8.0] {
-        let costs = Costs { unsafe_answer: unsafe_cost, ..Costs::default() };
+    for (unsafe_cost, clarify_turn) in [(3.0f32, 0.3f32), (5.0, 0.3), (8.0, 0.3), (5.0, 0.5), (5.0, 0.7), (8.0, 0.7)] {
+        let costs = Costs { unsafe_answer: unsafe_cost, clarify_turn, refuse: 1.0 };
         let mut tally = Tally::default();
         for fold in 0..5 {
             let train: Vec<&Sample> = usable.iter().filter(|(g, _)| g % 5 != fold).map(|(_, s)| s).collect();
@@ -287,7 +291,7 @@ pub fn fit_report(samples: &[(usize, Sample)]) -> String {
                 }
             }
         }
-        let _ = writeln!(out, "{}", tally.line(&format!("5-fold, unsafe cost {unsafe_cost}")));
+        let _ = writeln!(out, "{}", tally.line(&format!("5-fold, unsafe {unsafe_cost}, clarify {clarify_turn}")));
     }
     let all: Vec<&Sample> = usable.iter().map(|(_, s)| s).collect();
     let cal = Calibration::fit(&all, Costs::default());

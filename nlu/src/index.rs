@@ -114,6 +114,9 @@ pub struct IntentIndex {
     /// Intent id of every document, by segment then doc id: read once at build so a
     /// query never opens the fast-field column.
     doc_intents: Vec<Vec<u32>>,
+    /// Normalise by the idf over every document (as tantivy's BM25 does) rather than over
+    /// the documents carrying the field.
+    total_idf: bool,
 }
 
 impl std::fmt::Debug for IntentIndex {
@@ -131,7 +134,8 @@ fn text_field(schema: &mut tantivy::schema::SchemaBuilder, name: &str) -> Field 
 
 impl IntentIndex {
     /// `phonetic`: also index the phonetic keys ([`crate::phonetic`]).
-    pub fn build(kb: &KnowledgeBase, analyzer: &Analyzer, phonetic: bool) -> Result<IntentIndex, IndexError> {
+    /// `total_idf`: see [`crate::BuildOptions::total_idf`].
+    pub fn build(kb: &KnowledgeBase, analyzer: &Analyzer, phonetic: bool, total_idf: bool) -> Result<IntentIndex, IndexError> {
         let mut sb = Schema::builder();
         let intent = sb.add_u64_field("intent", NumericOptions::default().set_fast());
         let fields = Fields {
@@ -222,7 +226,7 @@ impl IntentIndex {
             let col = seg.fast_fields().u64("intent")?;
             doc_intents.push((0..seg.max_doc()).map(|d| col.first(d).unwrap_or(u64::MAX) as u32).collect());
         }
-        Ok(IntentIndex { reader, fields, intents, docs_with, doc_intents })
+        Ok(IntentIndex { reader, fields, intents, docs_with, doc_intents, total_idf })
     }
 
     pub fn intents(&self) -> &[String] {
@@ -243,7 +247,11 @@ impl IntentIndex {
                 continue;
             }
             let field = self.fields.of(kind);
-            let n = *self.docs_with.get(&kind).unwrap_or(&0) as f32;
+            // tantivy's BM25 idf counts every document of the index, whatever its
+            // fields: the ideal score must use the same count, or a word every topic
+            // says ("caf") gets a tiny ideal and a ratio far above 1 in the per-intent
+            // fields.
+            let n = if self.total_idf { searcher.num_docs() as f32 } else { *self.docs_with.get(&kind).unwrap_or(&0) as f32 };
             let mut ideal = 0.0f32;
             let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(terms.len());
             for t in terms {

@@ -128,11 +128,16 @@ pub struct BuildOptions {
     /// French phonetic keys of the words and of runs of two and three words
     /// ([`crate::phonetic`]), so a name heard as similar-sounding words still matches.
     pub phonetic: bool,
+    /// Normalise each field's score by the ideal score computed with tantivy's own
+    /// document count (every document of the index). Off, the per-intent fields (all
+    /// phrasings, title + keywords, answer) were normalised with a smaller count, so a
+    /// query made only of words every topic says ("la caf") scored far above 1.
+    pub total_idf: bool,
 }
 
 impl Default for BuildOptions {
     fn default() -> Self {
-        BuildOptions { phonetic: false }
+        BuildOptions { phonetic: true, total_idf: false }
     }
 }
 
@@ -178,7 +183,7 @@ impl Matcher {
 
     pub fn build_with(kb: &KnowledgeBase, options: BuildOptions) -> Result<Matcher, MatchError> {
         let analyzer = Analyzer::default();
-        let index = IntentIndex::build(kb, &analyzer, options.phonetic)?;
+        let index = IntentIndex::build(kb, &analyzer, options.phonetic, options.total_idf)?;
         let mut vocabulary = HashSet::new();
         let mut topic_vocabulary = HashMap::new();
         let mut topics = HashMap::new();
@@ -207,7 +212,7 @@ impl Matcher {
             weights: Weights::default(),
             thresholds: Thresholds::default(),
             phonetic: options.phonetic,
-            calibration: None,
+            calibration: Some(Calibration::default()),
         })
     }
 
@@ -341,6 +346,12 @@ impl Matcher {
         // topic (its title or keywords), not when it merely occurs in a phrasing.
         let names_topic = r.analyzed.stems.len() > 1 || r.meta_hit.as_deref() == Some(slug.as_str());
         if let Some(cal) = &self.calibration {
+            // The one threshold kept in front of the fitted decision: a question whose
+            // words the top topic mostly does not know is not that topic's ("contester
+            // une amende de stationnement" is not contesting a Caf decision).
+            if r.top_coverage < th.min_top_coverage {
+                return make(NONE, 1.0 - score, "fallback", top_runner());
+            }
             let runner_up = runner(&slug);
             let (choice, _, _) = cal.choose(&self.features(r), runner_up.is_some());
             return match choice {
