@@ -5,9 +5,11 @@ use clap::Subcommand;
 mod asr;
 mod call;
 mod events;
+mod flood;
 mod nlu;
 mod server_child;
 mod sip;
+mod understanding;
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
@@ -21,6 +23,9 @@ pub enum BenchCommand {
     Nlu(nlu::NluBenchArgs),
     /// SIP/RTP load: concurrent calls with playback, RTP jitter p99, memory per call.
     Sip(sip::SipBenchArgs),
+    /// Spoken understanding: utterances spoken by the prompt voice through a phone line,
+    /// transcribed and classified as in service; accuracy, unsafe answers, refusals, WER.
+    Understanding(understanding::UnderstandingArgs),
 }
 
 pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
@@ -30,5 +35,6 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Events(a) => events::run(a),
         BenchCommand::Nlu(a) => nlu::run(a),
         BenchCommand::Sip(a) => sip::run(a),
+        BenchCommand::Understanding(a) => understanding::run(a),
     }
 }
