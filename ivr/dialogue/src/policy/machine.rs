@@ -23,8 +23,10 @@ enum Waiting {
 impl Waiting {
     fn context(&self) -> ListenContext {
         match self {
-            Waiting::Ask | Waiting::Procedure(_) => ListenContext::OpenQuestion,
-            Waiting::Another => ListenContext::YesNo,
+            // After an answer the caller may ask a new question as well as reply, and
+            // replies have pauses ("non merci… c'est tout"): a yes/no endpointing (350 ms)
+            // cut them at the comma and kept only the clipped end.
+            Waiting::Ask | Waiting::Procedure(_) | Waiting::Another => ListenContext::OpenQuestion,
             Waiting::Clarify { .. } | Waiting::Keypad(_) => ListenContext::Menu,
         }
     }

@@ -128,7 +128,8 @@ fn greeting_question_answer_then_goodbye() {
     assert_eq!(c.last_listen(), Some(ListenContext::OpenQuestion));
     let heard = c.say("c'est quoi la prime d'activité", "prime-activite", "answer", None);
     assert_eq!(heard, vec![Audio::Answer("prime-activite".into()), p("another_question")]);
-    assert_eq!(c.last_listen(), Some(ListenContext::YesNo));
+    // Replies after an answer have pauses and may be new questions: listened to as such.
+    assert_eq!(c.last_listen(), Some(ListenContext::OpenQuestion));
     let heard = c.say("non merci au revoir", "@none", "fallback", None);
     assert_eq!(heard, vec![p("goodbye")]);
     assert!(c.hung_up() && c.d.is_ended());
@@ -291,7 +292,7 @@ fn barge_in_stops_the_prompt_and_records_what_was_heard() {
     assert_eq!(audio, Audio::Answer("prime-activite".into()));
     let out = c.input(Input::BargeIn { now: c.now + Duration::from_millis(4000) });
     assert!(out.contains(&Output::StopPlayback));
-    assert!(out.contains(&Output::Listen { context: ListenContext::YesNo }));
+    assert!(out.contains(&Output::Listen { context: ListenContext::OpenQuestion }));
     c.input(Input::PlaybackFinished { id, played_ms: 4000, total_ms: 30000, now: c.now });
     assert!(c.log.iter().any(|o| *o == Output::Event(DialogueEvent::Played {
         key: "answer/prime-activite".into(), answer: Some("prime-activite".into()), played_ms: 4000, total_ms: 30000
