@@ -21,6 +21,7 @@ APT_PACKAGES=(
   espeak-ng                    # fallback prompt voice when SVOX Pico is missing (run as a process, GPL)
   sox                          # audio fixture conversion in tests
   postgresql                   # PostgreSQL server for the accounting tests
+  chromium chromium-driver     # headless browser for the console's browser test (ivr/console/tests/browser.rs)
 )
 
 SUDO=""
