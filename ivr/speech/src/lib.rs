@@ -6,4 +6,5 @@ pub mod audio;
 pub mod eval;
 pub mod model;
 pub mod pool;
+pub mod priority;
 pub mod vad;

@@ -7,10 +7,9 @@
 //! cancelled (a speculative start made useless by the caller talking on): a
 //! queued job is skipped, a running one is aborted at whisper's next check.
 //!
-//! Workers run at a lower CPU priority ([`WORKER_NICE`]) than the rest of the process:
-//! recognition saturates every core it is given, and the media path (RTP every 20 ms,
-//! the VAD, the endpointer of every call) must win the CPU whenever it needs it, or
-//! calls hear gaps and the endpointer sees speech late.
+//! Workers run at the process's priority unless told otherwise: the media path is
+//! protected by raising its own threads (see `priority.rs`), not by putting recognition
+//! below every other program of the host, where any ordinary load starved it.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
@@ -47,31 +46,6 @@ pub enum PoolError {
     Overloaded(usize),
     #[error("recognition pool stopped")]
     Stopped,
-}
-
-/// How much nicer than the process the worker threads are (and the threads whisper.cpp
-/// starts from them, which inherit it): +10 gives a thread of the media path about ten
-/// times their CPU share when both want it.
-pub const WORKER_NICE: i32 = 10;
-
-/// Lowers the calling thread's CPU priority by `nice` (capped at 19; Linux: the nice
-/// value is per thread). Failure (a sandbox forbidding it) is logged and harmless.
-fn lower_this_thread_priority(nice: i32) {
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: gettid, getpriority and setpriority take plain integers and touch no
-        // memory of ours.
-        let rc = unsafe {
-            let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
-            let now = libc::getpriority(libc::PRIO_PROCESS, tid);
-            libc::setpriority(libc::PRIO_PROCESS, tid, (now + nice).min(19))
-        };
-        if rc != 0 {
-            tracing::warn!(error = %std::io::Error::last_os_error(), nice, "cannot lower the ASR worker's priority");
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = nice;
 }
 
 #[derive(Debug)]
@@ -139,13 +113,28 @@ impl AsrPool {
         workers: usize,
         capacity: usize,
     ) -> Result<Self, AsrError> {
+        Self::whisper_at(recognizer, workers, capacity, 0)
+    }
+
+    /// The same, the workers (and the threads whisper.cpp starts from them, which inherit
+    /// it) `nice` steps below the process's base priority (0 = at it).
+    pub fn whisper_at(
+        recognizer: &Recognizer,
+        workers: usize,
+        capacity: usize,
+        nice: i32,
+    ) -> Result<Self, AsrError> {
         let engines = (0..workers.max(1))
             .map(|_| recognizer.worker())
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self::new(engines, capacity))
+        Ok(Self::with_nice(engines, capacity, nice))
     }
 
     pub fn new<T: Transcribe>(engines: Vec<T>, capacity: usize) -> Self {
+        Self::with_nice(engines, capacity, 0)
+    }
+
+    pub fn with_nice<T: Transcribe>(engines: Vec<T>, capacity: usize, nice: i32) -> Self {
         let (tx, rx) = sync_channel::<Job>(capacity);
         let rx = Arc::new(Mutex::new(rx));
         let queued = Arc::new(AtomicUsize::new(0));
@@ -157,7 +146,7 @@ impl AsrPool {
                 let (rx, queued, busy) = (Arc::clone(&rx), Arc::clone(&queued), Arc::clone(&busy));
                 std::thread::Builder::new()
                     .name(format!("asr-{i}"))
-                    .spawn(move || worker_loop(engine, rx, queued, busy))
+                    .spawn(move || worker_loop(engine, rx, queued, busy, nice))
                     .map_err(|e| tracing::error!(error = %e, "cannot start ASR worker thread"))
                     .ok()
             })
@@ -219,8 +208,16 @@ fn worker_loop<T: Transcribe>(
     rx: Arc<Mutex<Receiver<Job>>>,
     queued: Arc<AtomicUsize>,
     busy: Arc<AtomicUsize>,
+    nice: i32,
 ) {
-    lower_this_thread_priority(WORKER_NICE);
+    // Absolute: the pool may be built from a raised media thread, whose priority a new
+    // thread inherits.
+    let target = crate::priority::process_nice() + nice;
+    if crate::priority::this_thread_nice() != target {
+        if let Err(e) = crate::priority::set_this_thread(target) {
+            tracing::warn!(error = %e, nice, "cannot set the ASR worker's priority");
+        }
+    }
     loop {
         // The lock is held only while waiting for the next job, never during work.
         let job = match rx.lock() {
@@ -342,12 +339,14 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[test]
-    fn workers_run_below_the_media_path_priority() {
-        // SAFETY: plain integer syscalls.
-        let ours = unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::syscall(libc::SYS_gettid) as libc::id_t) };
+    fn workers_run_at_the_priority_they_are_given() {
+        let ours = crate::priority::process_nice();
         let p = AsrPool::new(vec![Nice], 1);
         let theirs: i32 = p.submit(vec![0.0]).unwrap().wait().unwrap().transcript.unwrap().text.parse().unwrap();
-        assert_eq!(theirs, (ours + WORKER_NICE).min(19), "worker nice {theirs}, caller {ours}");
+        assert_eq!(theirs, ours, "by default at the process's priority, not below the host's other programs");
+        let p = AsrPool::with_nice(vec![Nice], 1, 5);
+        let theirs: i32 = p.submit(vec![0.0]).unwrap().wait().unwrap().transcript.unwrap().text.parse().unwrap();
+        assert_eq!(theirs, (ours + 5).min(19), "lowered when asked (no way to raise the media path)");
     }
 
     #[test]

@@ -105,7 +105,31 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     cfg.validate()?;
     let saturation = load_prompt(&cfg, &cfg.prompts.saturation);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    // The runtime's threads carry the media path (RTP, VAD, endpointing of every call):
+    // raised above the rest of the host where permitted (see ivr_speech::priority). A
+    // throw-away thread tells first whether raising is permitted at all.
+    let media_raised = std::thread::spawn(|| ivr_speech::priority::adjust_this_thread(ivr_speech::priority::MEDIA_BOOST).is_ok())
+        .join()
+        .unwrap_or(false);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .on_thread_start(move || {
+            if media_raised {
+                let _ = ivr_speech::priority::adjust_this_thread(ivr_speech::priority::MEDIA_BOOST);
+            }
+        })
+        .build()?;
+    let asr_nice = if media_raised {
+        tracing::info!(nice = ivr_speech::priority::MEDIA_BOOST, "media path threads raised above the host's other programs");
+        0
+    } else {
+        tracing::warn!(
+            asr_nice = ivr_speech::priority::FALLBACK_ASR_NICE,
+            "cannot raise the media path's priority (needs CAP_SYS_NICE, see contrib/systemd/ivr.service): recognition runs lower instead, and other load on the host can slow it"
+        );
+        ivr_speech::priority::FALLBACK_ASR_NICE
+    };
     rt.block_on(async move {
         // Installed before the port is announced: a signal from then on is a clean stop.
         let mut signals = StopSignals::install()?;
@@ -124,7 +148,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 collect_for: Duration::from_secs(3),
             }),
             AppKind::Conversation => {
-                let (service, writer) = conversation(&args.conversation, &cfg, &tables).await?;
+                let (service, writer) = conversation(&args.conversation, &cfg, &tables, asr_nice).await?;
                 accounting_writer = writer;
                 Arc::new(ConversationApp(Arc::new(service)))
             }
@@ -350,7 +374,7 @@ async fn relay(
 /// Builds the conversation service: models and content load before the port is announced,
 /// so the first call is answered at full speed.
 /// Also returns a recorder clone and the writer, for the flush at shutdown.
-async fn conversation(a: &ConversationArgs, cfg: &Config, tables: &ServiceTables) -> anyhow::Result<(Service, Option<(ivr_accounting::Recorder, ivr_accounting::Writer, DailyJob)>)> {
+async fn conversation(a: &ConversationArgs, cfg: &Config, tables: &ServiceTables, asr_nice: i32) -> anyhow::Result<(Service, Option<(ivr_accounting::Recorder, ivr_accounting::Writer, DailyJob)>)> {
     let mut writer = None;
     let caller_id = tables.caller_id()?;
     let accounting = if a.db_url == "none" {
@@ -386,6 +410,7 @@ async fn conversation(a: &ConversationArgs, cfg: &Config, tables: &ServiceTables
         asr_workers: a.asr_workers,
         asr_threads: a.asr_threads,
         asr_queue: a.asr_queue,
+        asr_nice,
         wait_prompt_after: (a.wait_prompt_after_ms > 0).then(|| Duration::from_millis(a.wait_prompt_after_ms)),
         hours: a.hours,
         flow_header: cfg.flow_header.clone(),

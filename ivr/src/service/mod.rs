@@ -41,6 +41,9 @@ pub struct ServiceOptions {
     pub asr_workers: usize,
     pub asr_threads: usize,
     pub asr_queue: usize,
+    /// Steps below the process the recognition workers run (0 when the media path could
+    /// be raised instead; see `ivr_speech::priority`).
+    pub asr_nice: i32,
     /// See `ivr serve --wait-prompt-after-ms`.
     pub wait_prompt_after: Option<std::time::Duration>,
     pub hours: HoursMode,
@@ -183,7 +186,7 @@ impl Service {
         let vad = SileroVad::load(&ivr_speech::vad::default_weights_path()).context("loading the VAD weights")?;
         let config = AsrConfig { threads: opts.asr_threads.max(1), ..AsrConfig::default() };
         let recognizer = Recognizer::load(&opts.model, config).with_context(|| format!("loading the Whisper model {}", opts.model.display()))?;
-        let pool = AsrPool::whisper(&recognizer, opts.asr_workers.max(1), opts.asr_queue.max(1))?;
+        let pool = AsrPool::whisper_at(&recognizer, opts.asr_workers.max(1), opts.asr_queue.max(1), opts.asr_nice)?;
         let switches = Mutex::new(SwitchesFile::new(&opts.switches));
         tracing::info!(clips = clips.len(), topics = dialogue.topics.len(), workers = opts.asr_workers, "conversation service ready");
         let service = Service {
