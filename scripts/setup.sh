@@ -63,7 +63,14 @@ ensure_rust() {
 
 build() {
   # One profile (release) for the binary and the tests: everything compiles once.
-  cargo build --release --locked -q -p ivr
+  if [ ! -x target/release/ivr ]; then
+    log "building the release binary (whisper.cpp, tantivy, sqlx, axum...): the first build takes about 15 minutes on 2 cores; later runs take seconds"
+    local t0=$SECONDS
+    cargo build --release --locked -q -p ivr
+    log "built in $((SECONDS - t0)) s"
+  else
+    cargo build --release --locked -q -p ivr
+  fi
 }
 
 ensure_models() {
