@@ -26,6 +26,16 @@ fn kind_fr(k: RequestKind) -> &'static str {
     }
 }
 
+/// The matcher's topic as agents read it (`@none`: a question outside the catalogue).
+fn topic_fr(topic: Option<&str>) -> &str {
+    match topic {
+        None => "—",
+        Some("@none") => "hors catalogue",
+        Some("@agent") => "demande un conseiller",
+        Some(t) => t,
+    }
+}
+
 fn status_fr(s: RequestStatus) -> &'static str {
     match s {
         RequestStatus::New => "à traiter",
@@ -80,7 +90,7 @@ pub async fn list(State(state): State<AppState>, user: Authed, Query(q): Query<L
                             td { (kind_fr(r.kind)) }
                             td { (paris(r.created_at)) }
                             td { "choix " (r.flow.number()) }
-                            td { (r.topic.as_deref().unwrap_or("—")) }
+                            td { (topic_fr(r.topic.as_deref())) }
                             td { (status_fr(r.status)) }
                         }
                     }
@@ -96,7 +106,7 @@ fn detail(user: &Authed, r: &Request) -> Html<String> {
             dt { "Type" } dd { (kind_fr(r.kind)) }
             dt { "Reçue le (Paris)" } dd { (paris(r.created_at)) }
             dt { "Parcours" } dd { "choix " (r.flow.number()) }
-            dt { "Thème de la question" } dd { (r.topic.as_deref().unwrap_or("—")) }
+            dt { "Thème de la question" } dd { (topic_fr(r.topic.as_deref())) }
             dt { "Chiffres saisis" } dd { (r.keyed.as_deref().filter(|k| !k.is_empty()).unwrap_or("—")) }
             dt { "Ce qu'a dit l'appelant" } dd { (r.transcript.as_deref().filter(|t| !t.is_empty()).unwrap_or("—")) }
             dt { "Statut" } dd { (status_fr(r.status)) }

@@ -345,6 +345,7 @@ async fn an_agent_opens_and_handles_a_request_with_csrf_and_audit() {
     assert_eq!(res.status(), StatusCode::OK);
     assert!(body.contains("0612345678") && body.contains("Paul Durand"));
     assert!(body.contains(&format!("action=\"/demandes/{id}/traitee\"")));
+    assert!(body.contains("hors catalogue"), "@none read as words");
     let csrf = csrf_of(&body);
     assert_eq!(c.get("/demandes/999999", Some(&s)).await.0.status(), StatusCode::NOT_FOUND);
 

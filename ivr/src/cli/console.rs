@@ -129,7 +129,8 @@ pub fn run(cmd: ConsoleCommand) -> anyhow::Result<()> {
 }
 
 fn actor() -> String {
-    format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "?".into()))
+    let user = std::env::var("USER").or_else(|_| std::env::var("LOGNAME")).unwrap_or_else(|_| "?".into());
+    format!("cli:{user}")
 }
 
 async fn command(store: &Store, cmd: ConsoleCommand, new_password: Option<String>) -> anyhow::Result<()> {
