@@ -6,6 +6,7 @@ mod asr;
 mod call;
 mod events;
 mod flood;
+mod flood;
 mod nlu;
 mod server_child;
 mod sip;
