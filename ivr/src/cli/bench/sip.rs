@@ -1,10 +1,13 @@
 //! `ivr bench sip`: how many concurrent calls with playback `ivr serve` sustains.
 //!
-//! Starts `ivr serve` as a child process (so its memory is measured alone) with a
-//! 60 s greeting, opens N calls from a UAC load generator (one SIP and one RTP
-//! socket per call), receives the RTP of every call for the hold time, and prints
-//! the RTP inter-packet jitter (|arrival gap − 20 ms|: p50/p99/max), failed calls,
-//! and the server's resident memory per call.
+//! Starts `ivr serve --app script` (the telephony-only app, no speech recognition) as a
+//! child process (so its memory is measured alone) with a 60 s greeting and a temporary
+//! SQLite accounting database, opens N calls from a UAC load generator (one SIP and one
+//! RTP socket per call). Every caller sends A-law RTP every 20 ms for the whole call (so
+//! the server's jitter buffer and receive path carry load, not only its playback) and
+//! receives the bot's RTP for the hold time. Prints the RTP inter-packet jitter
+//! (|arrival gap − 20 ms|: p50/p99/max), failed calls with their cause, and the server's
+//! resident memory per call.
 
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -25,31 +28,67 @@ pub struct SipBenchArgs {
     /// New calls per second while ramping up.
     #[arg(long, default_value_t = 100)]
     pub rate: u64,
+    /// INVITE flood instead: SIPp sends INVITEs at `--flood-factor` × the capacity
+    /// (`--capacity` calls held `--hold-s` each) for `--secs`, while probe calls measure
+    /// the admitted calls' audio; then a normal call checks the service recovered.
+    #[arg(long)]
+    pub flood: bool,
+    /// Flood duration, seconds.
+    #[arg(long, default_value_t = 60)]
+    pub secs: u64,
+    /// The server's `max_calls` in the flood.
+    #[arg(long, default_value_t = 40)]
+    pub capacity: usize,
+    /// Flood rate as a multiple of the capacity's call rate (capacity ÷ hold).
+    #[arg(long, default_value_t = 5)]
+    pub flood_factor: u64,
+    /// Calls held through the flood to measure the audio of admitted calls.
+    #[arg(long, default_value_t = 4)]
+    pub probes: usize,
 }
 
-struct CallResult {
-    ok: bool,
-    gaps_us: Vec<u64>,
-    packets: usize,
+pub(super) struct CallResult {
+    /// Why the call failed; None when it held its media for the whole window.
+    pub failure: Option<String>,
+    pub gaps_us: Vec<u64>,
+    pub packets: usize,
+    pub sent: usize,
+    /// INVITE sent → 200 OK received.
+    pub setup_ms: Option<f64>,
+}
+
+impl CallResult {
+    pub(super) fn failed(why: impl Into<String>) -> CallResult {
+        CallResult { failure: Some(why.into()), gaps_us: Vec::new(), packets: 0, sent: 0, setup_ms: None }
+    }
 }
 
 pub fn run(args: SipBenchArgs) -> anyhow::Result<()> {
+    if args.flood {
+        return super::flood::run(&args);
+    }
     let dir = std::env::temp_dir().join(format!("ivr-bench-sip-{}", std::process::id()));
     let prompts = dir.join("prompts");
     std::fs::create_dir_all(&prompts)?;
     write_tone_wav(&prompts.join("greeting.wav"), 60)?;
+    let db = dir.join("bench.sqlite");
     let cfg = dir.join("ivr.toml");
     let max = args.calls + 10;
     std::fs::write(
         &cfg,
         format!(
-            "public_address = \"127.0.0.1\"\nmax_calls = {max}\nrtp_timeout_s = 0\ndeliver_audio = false\n[rtp_ports]\nmin = 40000\nmax = {}\n[prompts]\ndir = \"{}\"\n",
+            "public_address = \"127.0.0.1\"\nmax_calls = {max}\nrtp_timeout_s = 0\ndeliver_audio = true\n[rtp_ports]\nmin = 40000\nmax = {}\n[prompts]\ndir = \"{}\"\n",
             40000 + 2 * max + 2,
             prompts.display()
         ),
     )?;
     let mut cmd = ServerChild::command()?;
-    cmd.args(["--listen", "127.0.0.1:0", "--config"]).arg(&cfg).env("IVR_LOG", "warn").stderr(Stdio::inherit());
+    cmd.args(["--app", "script", "--http", "none", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&cfg)
+        .arg("--db-url")
+        .arg(format!("sqlite://{}", db.display()))
+        .env("IVR_LOG", "warn")
+        .stderr(Stdio::inherit());
     let mut server = ServerChild::spawn(cmd)?;
     let (pid, server_addr) = (server.pid(), server.addr);
     let rss_idle = rss_kb(pid);
@@ -59,7 +98,14 @@ pub fn run(args: SipBenchArgs) -> anyhow::Result<()> {
     server.stop();
     let _ = std::fs::remove_dir_all(&dir);
 
-    let ok = results.iter().filter(|r| r.ok).count();
+    let ok = results.iter().filter(|r| r.failure.is_none()).count();
+    let mut causes: std::collections::BTreeMap<&str, usize> = Default::default();
+    for r in &results {
+        if let Some(f) = &r.failure {
+            *causes.entry(f.as_str()).or_default() += 1;
+        }
+    }
+    let sent: usize = results.iter().map(|r| r.sent).sum();
     let mut gaps: Vec<u64> = results.iter().flat_map(|r| r.gaps_us.iter().map(|g| g.abs_diff(20_000))).collect();
     gaps.sort_unstable();
     let pct = |p: f64| gaps.get(((gaps.len() as f64 * p) as usize).min(gaps.len().saturating_sub(1))).copied().unwrap_or(0) as f64 / 1000.0;
@@ -69,9 +115,17 @@ pub fn run(args: SipBenchArgs) -> anyhow::Result<()> {
     println!("  gaps < 10 ms: {short}, gaps > 30 ms: {long} of {} (pairs = a missed 20 ms tick)", all.len());
     let packets: usize = results.iter().map(|r| r.packets).sum();
     let per_call_kb = rss_peak.saturating_sub(rss_idle) as f64 / args.calls.max(1) as f64;
-    println!("sip bench: {} concurrent calls with playback, hold {} s, {:.0} s total", args.calls, args.hold_s, started.elapsed().as_secs_f64());
-    println!("  calls ok {ok}/{} (dropped or failed: {})", args.calls, args.calls - ok);
-    println!("  RTP packets received {packets}; inter-packet jitter |gap-20ms| p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms", pct(0.5), pct(0.99), pct(1.0));
+    println!(
+        "sip bench: {} concurrent calls (ivr serve --app script, temporary SQLite), playback out and caller RTP in, hold {} s, {:.0} s total",
+        args.calls,
+        args.hold_s,
+        started.elapsed().as_secs_f64()
+    );
+    println!("  calls ok {ok}/{} (failed: {})", args.calls, args.calls - ok);
+    for (cause, n) in &causes {
+        println!("    failed {n}: {cause}");
+    }
+    println!("  RTP packets sent by the callers {sent}, received from the bot {packets}; inter-packet jitter |gap-20ms| p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms", pct(0.5), pct(0.99), pct(1.0));
     println!("  server RSS idle {} KiB, loaded {} KiB, {:.0} KiB per call", rss_idle, rss_peak, per_call_kb);
     let pass = ok == args.calls && pct(0.99) < 5.0;
     println!("  verdict: {}", if pass { "PASS (p99 < 5 ms, no dropped call)" } else { "FAIL" });
@@ -92,15 +146,18 @@ async fn load(server: SocketAddr, args: &SipBenchArgs, pid: u32) -> (Vec<CallRes
     let rss = rss_kb(pid);
     let mut out = Vec::new();
     for t in tasks {
-        out.push(t.await.unwrap_or(CallResult { ok: false, gaps_us: Vec::new(), packets: 0 }));
+        out.push(t.await.unwrap_or_else(|e| CallResult::failed(format!("caller task: {e}"))));
     }
     (out, rss)
 }
 
-async fn one_call(server: SocketAddr, i: usize, window_start: tokio::time::Instant, hold: Duration) -> CallResult {
-    let fail = CallResult { ok: false, gaps_us: Vec::new(), packets: 0 };
-    let (Ok(sip), Ok(rtp)) = (UdpSocket::bind("127.0.0.1:0").await, UdpSocket::bind("127.0.0.1:0").await) else { return fail };
-    let (Ok(sip_addr), Ok(rtp_addr)) = (sip.local_addr(), rtp.local_addr()) else { return fail };
+pub(super) async fn one_call(server: SocketAddr, i: usize, window_start: tokio::time::Instant, hold: Duration) -> CallResult {
+    let (Ok(sip), Ok(rtp)) = (UdpSocket::bind("127.0.0.1:0").await, UdpSocket::bind("127.0.0.1:0").await) else {
+        return CallResult::failed("caller could not bind its sockets");
+    };
+    let (Ok(sip_addr), Ok(rtp_addr)) = (sip.local_addr(), rtp.local_addr()) else {
+        return CallResult::failed("caller could not bind its sockets");
+    };
     let call_id = format!("bench-{i}-{}", std::process::id());
     let sdp = format!("v=0\r\no=b 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n", rtp_addr.port());
     let head = |method: &str, cseq: u32, to_tag: &str| {
@@ -110,25 +167,35 @@ async fn one_call(server: SocketAddr, i: usize, window_start: tokio::time::Insta
     };
     let invite = format!("{}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}", head("INVITE", 1, ""), sdp.len());
     if sip.send_to(invite.as_bytes(), server).await.is_err() {
-        return fail;
+        return CallResult::failed("INVITE could not be sent");
     }
     let mut buf = vec![0u8; 4096];
-    let to_tag = loop {
+    let invited = Instant::now();
+    let (to_tag, media_to) = loop {
         match tokio::time::timeout(Duration::from_secs(5), sip.recv_from(&mut buf)).await {
             Ok(Ok((n, _))) => {
                 let text = String::from_utf8_lossy(&buf[..n]);
                 if text.starts_with("SIP/2.0 200") {
                     let tag = text.lines().find(|l| l.starts_with("To:")).and_then(|l| l.split(";tag=").nth(1)).map(|t| t.trim().to_string());
-                    break tag;
-                } else if text.starts_with("SIP/2.0 1") {
+                    let media_to = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("m=audio "))
+                        .and_then(|l| l.split_whitespace().next())
+                        .and_then(|p| p.parse::<u16>().ok())
+                        .map(|p| SocketAddr::from(([127, 0, 0, 1], p)));
+                    break (tag, media_to);
+                } else if text.starts_with("SIP/2.0 1") || !text.starts_with("SIP/2.0") {
                     continue;
                 }
-                return fail;
+                let status = text.lines().next().unwrap_or("").trim().to_string();
+                return CallResult::failed(format!("INVITE answered {status}"));
             }
-            _ => return fail,
+            _ => return CallResult::failed("no final answer to INVITE within 5 s"),
         }
     };
-    let Some(to_tag) = to_tag else { return fail };
+    let setup_ms = Some(invited.elapsed().as_secs_f64() * 1000.0);
+    let Some(to_tag) = to_tag else { return CallResult::failed("200 OK without a To tag") };
+    let Some(media_to) = media_to else { return CallResult::failed("200 OK without an audio port in its SDP") };
     let tag = format!(";tag={to_tag}");
     let _ = sip.send_to(format!("{}Content-Length: 0\r\n\r\n", head("ACK", 1, &tag)).as_bytes(), server).await;
     let mut gaps = Vec::new();
@@ -137,8 +204,30 @@ async fn one_call(server: SocketAddr, i: usize, window_start: tokio::time::Insta
     let end = window_start + hold;
     let mut bye_from_server = false;
     let mut sbuf = vec![0u8; 4096];
+    // The caller's voice: a quiet A-law tone, 160 samples every 20 ms for the whole call.
+    let mut send_tick = tokio::time::interval(Duration::from_millis(20));
+    send_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let ssrc = 0x5eed_0000u32 + i as u32;
+    let (mut seq, mut ts, mut sent) = (0u16, 0u32, 0usize);
+    let mut pkt = [0u8; 12 + 160];
     loop {
         tokio::select! {
+            _ = send_tick.tick() => {
+                pkt[0] = 0x80;
+                pkt[1] = 8;
+                pkt[2..4].copy_from_slice(&seq.to_be_bytes());
+                pkt[4..8].copy_from_slice(&ts.to_be_bytes());
+                pkt[8..12].copy_from_slice(&ssrc.to_be_bytes());
+                for (k, b) in pkt[12..].iter_mut().enumerate() {
+                    let x = ((ts as usize + k) as f32 * 300.0 * std::f32::consts::TAU / 8000.0).sin() * 2000.0;
+                    *b = ivr_telephony::rtp::g711::linear_to_alaw(x as i16);
+                }
+                if rtp.send_to(&pkt, media_to).await.is_ok() {
+                    sent += 1;
+                }
+                seq = seq.wrapping_add(1);
+                ts = ts.wrapping_add(160);
+            }
             r = rtp.recv_from(&mut buf) => {
                 let now = tokio::time::Instant::now();
                 if r.is_ok() && now >= window_start && buf[1] & 0x7f == 8 {
@@ -160,17 +249,24 @@ async fn one_call(server: SocketAddr, i: usize, window_start: tokio::time::Insta
     let _ = sip.send_to(format!("{}Content-Length: 0\r\n\r\n", head("BYE", 2, &tag)).as_bytes(), server).await;
     let _ = tokio::time::timeout(Duration::from_secs(2), sip.recv_from(&mut buf)).await;
     let expected = (hold.as_millis() / 20) as usize;
-    CallResult { ok: !bye_from_server && packets * 100 >= expected * 95, gaps_us: gaps, packets }
+    let failure = if bye_from_server {
+        Some("the server hung up (BYE) during the hold".to_string())
+    } else if packets * 100 < expected * 95 {
+        Some(format!("under 95 % of the bot's RTP packets arrived in the window ({packets} of {expected})"))
+    } else {
+        None
+    };
+    CallResult { failure, gaps_us: gaps, packets, sent, setup_ms }
 }
 
-fn rss_kb(pid: u32) -> u64 {
+pub(super) fn rss_kb(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()))
         .unwrap_or(0)
 }
 
-fn write_tone_wav(path: &std::path::Path, secs: u32) -> std::io::Result<()> {
+pub(super) fn write_tone_wav(path: &std::path::Path, secs: u32) -> std::io::Result<()> {
     let n = secs * 8000;
     let mut b = Vec::with_capacity(44 + 2 * n as usize);
     b.extend_from_slice(b"RIFF");
