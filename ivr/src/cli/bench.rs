@@ -6,7 +6,6 @@ mod asr;
 mod call;
 mod events;
 mod flood;
-mod flood;
 mod nlu;
 mod server_child;
 mod sip;
