@@ -1,6 +1,7 @@
 //! A real browser against the console: headless Chromium driven over WebDriver (Debian
 //! `chromium` + `chromium-driver`, started and stopped by this test) logs in as an agent,
-//! opens the requests page and a request, marks it handled, and saves screenshots under
+//! opens the requests page and a request, marks it handled, logs out; an admin reads the
+//! audit log; screenshots are saved under
 //! `target/<profile>/tmp/console-browser/`. Skipped when chromedriver is not installed,
 //! except under CI (`CI=true`), where it must run. Everything is on 127.0.0.1.
 
@@ -138,6 +139,31 @@ impl Driver {
         self.call("GET", "/url", None).await.as_str().unwrap_or_default().to_string()
     }
 
+    /// Waits (bounded) until the current URL ends with `suffix`: a click returns before the
+    /// form's answer when the server is slow (argon2 on a loaded machine).
+    async fn wait_url(&self, suffix: &str) -> bool {
+        for _ in 0..150 {
+            if self.url().await.ends_with(suffix) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+
+    /// Waits (bounded) until the page holds `text`; returns the page.
+    async fn wait_text(&self, text: &str) -> String {
+        let mut page = String::new();
+        for _ in 0..150 {
+            page = self.source().await;
+            if page.contains(text) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        page
+    }
+
     async fn screenshot(&self, path: &std::path::Path) {
         let b64 = self.call("GET", "/screenshot", None).await;
         let png = base64::engine::general_purpose::STANDARD.decode(b64.as_str().expect("screenshot")).expect("base64");
@@ -165,6 +191,7 @@ async fn an_agent_logs_in_and_works_the_requests_page_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::connect(&format!("sqlite://{}", dir.path().join("c.sqlite").display())).await.unwrap();
     store.create_account("agent.dupont", Role::Agent, &password::hash(PASSWORD).unwrap(), Utc::now()).await.unwrap().unwrap();
+    store.create_account("admin", Role::Admin, &password::hash(PASSWORD).unwrap(), Utc::now()).await.unwrap().unwrap();
     let mut ids = Vec::new();
     for (kind, keyed, said) in [
         (RequestKind::Rappel, "0612345678", "Paul Durand, je voudrais être rappelé pour l'aide au logement"),
@@ -196,12 +223,12 @@ async fn an_agent_logs_in_and_works_the_requests_page_in_chromium() {
     browser.type_into("#name", "agent.dupont").await;
     browser.type_into("#password", "wrong-Password-1").await;
     browser.click("button[type=submit]").await;
-    let page = browser.source().await;
+    let page = browser.wait_text("Identifiant ou mot de passe incorrect").await;
     assert!(page.contains("Identifiant ou mot de passe incorrect"), "{page}");
     browser.type_into("#name", "agent.dupont").await;
     browser.type_into("#password", PASSWORD).await;
     browser.click("button[type=submit]").await;
-    assert!(browser.url().await.ends_with('/'), "home after login");
+    assert!(browser.wait_url("/").await, "home after login");
     browser.go(&format!("{base}/demandes")).await;
     let page = browser.source().await;
     for id in &ids {
@@ -211,21 +238,33 @@ async fn an_agent_logs_in_and_works_the_requests_page_in_chromium() {
     browser.screenshot(&shots.join("02-demandes.png")).await;
 
     browser.click(&format!("a[href='/demandes/{}']", ids[0])).await;
-    let page = browser.source().await;
+    let page = browser.wait_text("Paul Durand").await;
     assert!(page.contains("0612345678") && page.contains("Paul Durand"));
     browser.screenshot(&shots.join("03-demande.png")).await;
     browser.click("main form button[type=submit]").await;
-    assert!(browser.url().await.ends_with("/demandes"));
+    assert!(browser.wait_url("/demandes").await);
     assert_eq!(store.request(ids[0]).await.unwrap().unwrap().status, RequestStatus::Handled);
     assert_eq!(store.request(ids[0]).await.unwrap().unwrap().handled_by.as_deref(), Some("agent.dupont"));
     let page = browser.source().await;
     assert!(!page.contains(&format!("/demandes/{}\"", ids[0])) && page.contains(&format!("/demandes/{}", ids[1])));
     browser.screenshot(&shots.join("04-demandes-apres.png")).await;
 
+    // Logout (the header's form), then the admin reads the audit log.
+    browser.click("header form button[type=submit]").await;
+    assert!(browser.wait_url("/connexion").await);
+    browser.type_into("#name", "admin").await;
+    browser.type_into("#password", PASSWORD).await;
+    browser.click("button[type=submit]").await;
+    assert!(browser.wait_url("/").await, "admin home");
+    browser.go(&format!("{base}/journal")).await;
+    let page = browser.source().await;
+    assert!(page.contains("Chaîne intègre") && page.contains("request-handled"), "{page}");
+    browser.screenshot(&shots.join("05-journal.png")).await;
+
     browser.stop().await;
     let _ = stop_tx.send(());
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
     let actions: Vec<String> = store.audit_entries(100).await.unwrap().into_iter().rev().map(|e| e.action).collect();
-    assert_eq!(actions, vec!["login-failed", "login", "request-open", "request-handled"]);
+    assert_eq!(actions, vec!["login-failed", "login", "request-open", "request-handled", "logout", "login"]);
     eprintln!("screenshots in {}", shots.display());
 }
