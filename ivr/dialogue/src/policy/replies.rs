@@ -141,10 +141,10 @@ pub fn classify(text: &str) -> Option<Reply> {
     {
         return Some(Reply::Agent);
     }
-    if norm.contains("autre question") || norm.contains("une question") || norm.contains("autre chose") {
-        if !(norm.contains("pas d autre") || norm.contains("pas une autre") || norm.contains("pas de question") || norm.contains("plus de question")) {
-            return Some(Reply::Another);
-        }
+    // "je n'ai pas d'autre question" is a goodbye, below.
+    let none_left = ["pas d autre", "pas une autre", "pas de question", "plus de question"].iter().any(|p| norm.contains(p));
+    if (norm.contains("autre question") || norm.contains("une question") || norm.contains("autre chose")) && !none_left {
+        return Some(Reply::Another);
     }
     // "aucun des deux" names a number but picks none.
     if neither(&norm, &words) {
