@@ -294,11 +294,11 @@ impl Endpoint {
     fn reply(&mut self, now: Instant, req: &Request, from: SocketAddr, code: u16, reason: &str, extra: &[(&str, String)], body: Option<(&str, &[u8])>) {
         let to_tag = format!("{:08x}", self.entropy.next_u64() as u32);
         let bytes = message::response(req, code, reason, Some(&to_tag), extra, body);
-        if let Some(branch) = req.branch() {
+        if let Some(branch) = req.transaction_key() {
             if req.method != "ACK" {
                 let mut txn = NonInviteServerTxn::new();
                 txn.respond(now, code, &bytes);
-                self.server_txns.insert((branch.to_string(), req.method.clone()), (txn, from));
+                self.server_txns.insert((branch, req.method.clone()), (txn, from));
             }
         }
         self.send(from, bytes, code);
@@ -310,8 +310,8 @@ impl Endpoint {
         let bytes = message::response(req, code, reason, Some(&to_tag), extra, None);
         let mut txn = InviteServerTxn::new();
         txn.respond(now, code, &bytes);
-        if let Some(b) = req.branch() {
-            self.rejected.insert(b.to_string(), (txn, from));
+        if let Some(b) = req.transaction_key() {
+            self.rejected.insert(b, (txn, from));
         }
         self.send(from, bytes, code);
     }
@@ -337,9 +337,12 @@ impl Endpoint {
                 // Answer only requests we can address a response to; never answer ACK.
                 if let Some(req) = e.partial {
                     if req.method != "ACK" && req.top_via().is_some() && req.header("From").is_some() {
-                        let reason = format!("Bad Request ({})", e.reason);
-                        let bytes = message::response(&req, 400, &reason, Some("bad"), &[], None);
-                        self.send(from, bytes, 400);
+                        let reason = match e.status {
+                            505 => format!("Version Not Supported ({})", e.reason),
+                            _ => format!("Bad Request ({})", e.reason),
+                        };
+                        let bytes = message::response(&req, e.status, &reason, Some("bad"), &[], None);
+                        self.send(from, bytes, e.status);
                     }
                 }
             }
@@ -347,8 +350,8 @@ impl Endpoint {
     }
 
     fn on_request(&mut self, now: Instant, from: SocketAddr, req: Request) {
-        let Some(branch) = req.branch().map(str::to_string) else {
-            return self.reply(now, &req, from, 400, "Bad Request (Via without branch)", &[], None);
+        let Some(branch) = req.transaction_key() else {
+            return self.reply(now, &req, from, 400, "Bad Request (no transaction identifier)", &[], None);
         };
         // Retransmission of a non-INVITE request: absorbed.
         if let Some((txn, _)) = self.server_txns.get(&(branch.clone(), req.method.clone())) {
@@ -370,6 +373,16 @@ impl Endpoint {
                 }
                 return;
             }
+        }
+        // A UAS reached through SIP: another Request-URI scheme names nothing here
+        // (RFC 3261 §8.2.2.1; RFC 4475 unkscm, novelsc).
+        let scheme = req.uri.split(':').next().unwrap_or_default().to_ascii_lowercase();
+        if !["sip", "sips", "tel"].contains(&scheme.as_str()) && req.method != "ACK" {
+            return if req.method == "INVITE" {
+                self.reject_invite(now, &req, from, 416, "Unsupported URI Scheme", &[])
+            } else {
+                self.reply(now, &req, from, 416, "Unsupported URI Scheme", &[], None)
+            };
         }
         if let Some(req_ext) = req.header("Require") {
             let unsupported: Vec<&str> = req_ext.split(',').map(str::trim).filter(|t| !t.is_empty() && *t != "timer").collect();
@@ -424,6 +437,18 @@ impl Endpoint {
             tracing::warn!("at capacity ({} calls): 503", self.cfg.max_calls);
             let ra = self.cfg.retry_after_s.to_string();
             return self.reject_invite(now, &req, from, 503, "Service Unavailable", &[("Retry-After", ra)]);
+        }
+        // The body must be SDP and the answer must be SDP (RFC 3261 §8.2.3, §21.4.7;
+        // RFC 4475 invut and sdp01).
+        let ct = req.header("Content-Type").map(|c| c.split(';').next().unwrap_or_default().trim().to_ascii_lowercase());
+        if !req.body.is_empty() && ct.as_deref() != Some("application/sdp") {
+            return self.reject_invite(now, &req, from, 415, "Unsupported Media Type", &[("Accept", "application/sdp".into())]);
+        }
+        if let Some(accept) = req.header("Accept") {
+            let takes_sdp = accept.split(',').map(|t| t.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()).any(|t| t == "application/sdp" || t == "application/*" || t == "*/*");
+            if !accept.trim().is_empty() && !takes_sdp {
+                return self.reject_invite(now, &req, from, 406, "Not Acceptable", &[("Accept", "application/sdp".into())]);
+            }
         }
         let offer = if req.body.is_empty() {
             None

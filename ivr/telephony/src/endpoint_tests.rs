@@ -456,3 +456,50 @@ fn the_application_hears_of_a_call_when_its_ack_arrives() {
         other => panic!("{other:?}"),
     }
 }
+
+// Regressions found with the RFC 4475 torture messages (tests/torture.rs).
+
+#[test]
+fn a_request_without_an_rfc3261_branch_is_matched_by_the_rfc2543_rules() {
+    // RFC 4475 longreq: the top Via has no branch; the call must still be answered,
+    // and a retransmission must repeat the answer rather than start a second call.
+    let mut h = Harness::new(config());
+    let inv = invite("c2543", "x", 1, None, &sdp("8"), "").replace(";branch=x", "");
+    h.sip_in(&inv);
+    assert_eq!(h.codes(), vec![100, 200], "{:?}", h.sip);
+    h.sip_in(&inv);
+    assert_eq!(h.ep.active_calls(), 1);
+    assert!(h.codes().iter().skip(2).all(|c| *c == 100 || *c == 200), "{:?}", h.codes());
+    assert!(!h.codes().contains(&482));
+}
+
+#[test]
+fn request_uri_schemes_other_than_sip_sips_tel_get_416() {
+    let mut h = Harness::new(config());
+    let opt = "OPTIONS nobodyknowsthisscheme:totallyopaquecontent SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.1;branch=z9hG4bKu\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: u\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+    h.sip_in(opt);
+    assert_eq!(h.codes(), vec![416]);
+}
+
+#[test]
+fn an_invite_whose_body_is_not_sdp_gets_415_and_one_that_accepts_no_sdp_gets_406() {
+    let mut h = Harness::new(config());
+    let inv = invite("ct", "z9hG4bKct", 1, None, "hello", "").replace("Content-Type: application/sdp", "Content-Type: application/unknownformat");
+    h.sip_in(&inv);
+    assert_eq!(h.codes(), vec![415]);
+    assert_eq!(header(h.last_final().unwrap(), "Accept"), Some("application/sdp"));
+    let inv = invite("ac", "z9hG4bKac", 1, None, &sdp("8"), "Accept: text/nobodyknowsthis\r\n");
+    h.sip_in(&inv);
+    assert_eq!(h.codes(), vec![415, 406]);
+    let inv = invite("ok", "z9hG4bKok", 1, None, &sdp("8"), "Accept: application/sdp, application/dtmf-relay\r\n");
+    h.sip_in(&inv);
+    assert_eq!(h.codes().last(), Some(&200));
+    assert_eq!(h.ep.active_calls(), 1);
+}
+
+#[test]
+fn another_sip_version_gets_505() {
+    let mut h = Harness::new(config());
+    h.sip_in("OPTIONS sip:t@example.com SIP/7.0\r\nVia: SIP/7.0/UDP 192.0.2.1;branch=z9hG4bKv\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:t@example.com>\r\nCall-ID: v\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(h.codes(), vec![505]);
+}

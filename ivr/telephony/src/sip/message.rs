@@ -43,6 +43,8 @@ pub enum Message {
 pub struct ParseError {
     pub reason: String,
     pub partial: Option<Request>,
+    /// The status a request gets for it: 400, or 505 for another SIP version.
+    pub status: u16,
 }
 
 pub trait Headers {
@@ -84,6 +86,19 @@ pub trait Headers {
     }
     fn branch(&self) -> Option<&str> {
         param(self.top_via()?, "branch")
+    }
+    /// What identifies the request's server transaction: the top Via branch when
+    /// it has the RFC 3261 magic cookie and more, otherwise (RFC 2543 peers, RFC
+    /// 4475 inv2543/longreq/badbranch) the §17.2.3 fallback: Call-ID, CSeq
+    /// number, From tag and top Via, which the ACK and CANCEL of that request share.
+    fn transaction_key(&self) -> Option<String> {
+        match self.branch() {
+            Some(b) if b.len() > 7 && b.starts_with("z9hG4bK") => Some(b.to_string()),
+            _ => {
+                let (n, _) = self.cseq()?;
+                Some(format!("rfc2543 {} {n} {} {}", self.call_id()?, self.from_tag().unwrap_or_default(), self.top_via()?))
+            }
+        }
     }
     // The tag of the From header, not a constructor.
     #[allow(clippy::wrong_self_convention)]
@@ -137,16 +152,25 @@ fn canonical_name(name: &str) -> String {
 
 /// Parses one datagram. Never panics on any input.
 pub fn parse(bytes: &[u8]) -> Result<Message, ParseError> {
-    let fail = |reason: &str| ParseError { reason: reason.to_string(), partial: None };
+    let fail = |reason: &str| ParseError { reason: reason.to_string(), partial: None, status: 400 };
     // Keep-alive CRLFs (RFC 5626) and empty datagrams are not messages.
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(fail("empty datagram"));
     }
-    let msg = match rsip::SipMessage::try_from(bytes) {
-        Ok(m) => from_rsip(m),
-        Err(_) => tolerant_parse(bytes)?,
-    };
-    check(msg)
+    match rsip::SipMessage::try_from(bytes) {
+        Ok(m) => check(from_rsip(m)).map_err(|mut e| {
+            // rsip drops the header lines after one it cannot read (RFC 4475 baddn's
+            // unquoted display names) and then From looks missing: the line parser
+            // still reads them, so that the 400 can be addressed.
+            if e.partial.as_ref().is_none_or(|p| p.header("From").is_none()) {
+                if let Ok(Message::Request(r)) = tolerant_parse(bytes) {
+                    e.partial = Some(r);
+                }
+            }
+            e
+        }),
+        Err(_) => check(tolerant_parse(bytes)?),
+    }
 }
 
 fn from_rsip(m: rsip::SipMessage) -> Message {
@@ -181,7 +205,7 @@ fn from_rsip(m: rsip::SipMessage) -> Message {
 }
 
 fn tolerant_parse(bytes: &[u8]) -> Result<Message, ParseError> {
-    let fail = |reason: &str, partial: Option<Request>| ParseError { reason: reason.to_string(), partial };
+    let fail = |reason: &str, partial: Option<Request>| ParseError { reason: reason.to_string(), partial, status: 400 };
     let (head, body) = match find_subslice(bytes, b"\r\n\r\n") {
         Some(i) => (&bytes[..i], bytes[i + 4..].to_vec()),
         None => match find_subslice(bytes, b"\n\n") {
@@ -239,7 +263,7 @@ fn tolerant_parse(bytes: &[u8]) -> Result<Message, ParseError> {
         return Err(fail("invalid method token", partial("", uri)));
     }
     if !version.eq_ignore_ascii_case("SIP/2.0") {
-        return Err(fail("unsupported SIP version", partial(method, uri)));
+        return Err(ParseError { status: 505, ..fail("unsupported SIP version", partial(method, uri)) });
     }
     if !uri.contains(':') {
         return Err(fail("malformed Request-URI", partial(method, uri)));
@@ -264,7 +288,7 @@ fn check(msg: Message) -> Result<Message, ParseError> {
         Message::Request(r) => Some(r.clone()),
         Message::Response(_) => None,
     };
-    let fail = |reason: &str| Err(ParseError { reason: reason.to_string(), partial: partial.clone() });
+    let fail = |reason: &str| Err(ParseError { reason: reason.to_string(), partial: partial.clone(), status: 400 });
     let get = |n: &str| headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(n)).map(|(_, v)| v.as_str());
     for required in ["Via", "From", "To", "Call-ID", "CSeq"] {
         if get(required).is_none() {
@@ -281,10 +305,29 @@ fn check(msg: Message) -> Result<Message, ParseError> {
         if cseq_method != r.method {
             return fail("CSeq method does not match request method");
         }
+        if r.uri.is_empty() || r.uri.contains(['<', '>']) || r.uri.chars().any(char::is_whitespace) {
+            return fail("malformed Request-URI");
+        }
+        // RFC 3261 §19.1.5: a Request-URI carries no headers (RFC 4475 escruri); a
+        // '?' in the user part is allowed (intmeth).
+        let scheme = r.uri.split(':').next().unwrap_or_default();
+        let after_user = r.uri.rsplit_once('@').map_or(r.uri.as_str(), |(_, h)| h);
+        if (scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips")) && after_user.contains('?') {
+            return fail("Request-URI with headers");
+        }
+    }
+    // Headers that may appear once only (RFC 3261 §7.3.1; RFC 4475 multi01).
+    for single in ["From", "To", "Call-ID", "CSeq", "Max-Forwards", "Content-Type"] {
+        if headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case(single)).count() > 1 {
+            return fail(&format!("Several {single} headers"));
+        }
     }
     for (k, v) in headers.iter() {
         if ["From", "To", "Contact", "Via", "Record-Route", "Route"].iter().any(|h| k.eq_ignore_ascii_case(h)) && !quotes_balanced(v) {
             return fail(&format!("Unterminated quoted string in {k}"));
+        }
+        if ["Via", "Contact"].iter().any(|h| k.eq_ignore_ascii_case(h)) && has_empty_element(v) {
+            return fail(&format!("Empty parameter or value in {k}"));
         }
     }
     if headers.iter().filter(|(k, _)| k.eq_ignore_ascii_case("Content-Length")).count() > 1 {
@@ -306,6 +349,33 @@ fn check(msg: Message) -> Result<Message, ParseError> {
         }
     }
     Ok(msg)
+}
+
+/// An empty parameter or list element (";;", ";,", ",,", or a trailing ";" or ","),
+/// outside quotes and <>: RFC 4475 badinv01.
+fn has_empty_element(v: &str) -> bool {
+    let (mut inside, mut escaped, mut angle) = (false, false, false);
+    let mut prev_sep = true; // a value may not start with a separator either
+    for c in v.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if inside => escaped = true,
+            '"' => inside = !inside,
+            '<' if !inside => angle = true,
+            '>' if !inside => angle = false,
+            ';' | ',' if !inside && !angle => {
+                if prev_sep {
+                    return true;
+                }
+                prev_sep = true;
+                continue;
+            }
+            c if c.is_whitespace() => continue,
+            _ => {}
+        }
+        prev_sep = false;
+    }
+    prev_sep
 }
 
 /// Quotes must pair up, backslash escapes inside quotes excepted (RFC 3261 §25.1).
@@ -567,5 +637,63 @@ Content-Length: 0\r\n\r\n";
         assert_eq!(split_list("<sip:a;lr>, <sip:b;lr>"), vec!["<sip:a;lr>", "<sip:b;lr>"]);
         let src: std::net::SocketAddr = "10.1.1.1:4000".parse().unwrap();
         assert_eq!(stamp_via("SIP/2.0/UDP h;branch=z;rport", src), "SIP/2.0/UDP h;branch=z;rport=4000;received=10.1.1.1");
+    }
+
+    // Regressions found with the RFC 4475 torture messages.
+
+    fn reason_of(text: &str) -> String {
+        match parse(text.as_bytes()) {
+            Err(e) => e.reason,
+            Ok(_) => "parsed".into(),
+        }
+    }
+
+    #[test]
+    fn several_single_valued_headers_are_rejected() {
+        let twice = INVITE.replace("CSeq: 1 INVITE\r\n", "CSeq: 1 INVITE\r\nCSeq: 2 INVITE\r\n");
+        assert_eq!(reason_of(&twice), "Several CSeq headers");
+        let two_to = INVITE.replace("To: <sip:3230@127.0.0.1:5060>\r\n", "To: <sip:3230@127.0.0.1:5060>\r\nTo: <sip:x@y>\r\n");
+        assert_eq!(reason_of(&two_to), "Several To headers");
+    }
+
+    #[test]
+    fn headers_in_the_request_uri_are_rejected_but_a_question_mark_in_the_user_part_is_not() {
+        let esc = INVITE.replace("INVITE sip:3230@127.0.0.1:5060 SIP", "INVITE sip:3230@127.0.0.1?Route=%3Csip:e%3E SIP");
+        assert_eq!(reason_of(&esc), "Request-URI with headers");
+        let user = INVITE.replace("INVITE sip:3230@127.0.0.1:5060 SIP", "INVITE sip:a?b@127.0.0.1 SIP");
+        assert_eq!(reason_of(&user), "parsed");
+        let angle = INVITE.replace("INVITE sip:3230@127.0.0.1:5060 SIP", "INVITE <sip:3230@127.0.0.1> SIP");
+        assert_ne!(reason_of(&angle), "parsed");
+    }
+
+    #[test]
+    fn empty_via_or_contact_parameters_are_rejected() {
+        let via = INVITE.replace(";branch=z9hG4bK-1;rport", ";;,;,,");
+        assert_eq!(reason_of(&via), "Empty parameter or value in Via");
+        let contact = INVITE.replace("<sip:alice@127.0.0.1:5061>", "\"Joe\" <sip:alice@127.0.0.1:5061>;;;;");
+        assert_eq!(reason_of(&contact), "Empty parameter or value in Contact");
+        assert!(!has_empty_element("\"a;;b\" <sip:x;;y@h>;p=1"));
+    }
+
+    #[test]
+    fn headers_rsip_drops_are_read_back_so_that_the_400_is_addressed() {
+        let baddn: &[u8] = include_bytes!("../../../../tests/fixtures/telephony/rfc4475/invalid/baddn.dat");
+        let Err(e) = parse(baddn) else { panic!("parsed") };
+        let partial = e.partial.expect("partial");
+        assert!(partial.header("From").is_some_and(|f| f.contains("tag=43")));
+        assert_eq!(e.status, 400);
+    }
+
+    #[test]
+    fn a_branch_without_the_magic_cookie_falls_back_to_the_rfc2543_key() {
+        let Ok(Message::Request(r)) = parse(INVITE.as_bytes()) else { panic!("not parsed") };
+        assert_eq!(r.transaction_key().as_deref(), Some("z9hG4bK-1"));
+        let old = INVITE.replace(";branch=z9hG4bK-1", "");
+        let Ok(Message::Request(r)) = parse(old.as_bytes()) else { panic!("not parsed") };
+        let key = r.transaction_key().expect("key");
+        assert!(key.contains("call-1@127.0.0.1") && key.contains(" 1 ") && key.contains("abc"), "{key}");
+        let bare = INVITE.replace(";branch=z9hG4bK-1", ";branch=z9hG4bK");
+        let Ok(Message::Request(r)) = parse(bare.as_bytes()) else { panic!("not parsed") };
+        assert!(r.transaction_key().is_some_and(|k| k.starts_with("rfc2543 ")));
     }
 }
