@@ -34,17 +34,30 @@ fn bench_call_measures_answers_heard_by_a_caller() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "bench failed: {stdout}\n{stderr}");
-    // The row of the 1-caller level: callers, calls, answered, right topic, p50 ...
+    // The row of the 1-caller level: callers, calls, answered, right topic, failed, invalid, p50 ...
     let row = stdout
         .lines()
         .map(str::split_whitespace)
         .map(|w| w.collect::<Vec<_>>())
-        .find(|w| w.len() > 5 && w[0] == "1" && w[1] == "2")
+        .find(|w| w.len() > 7 && w[0] == "1" && w[1] == "2")
         .unwrap_or_else(|| panic!("no 1-caller row with 2 calls in:\n{stdout}"));
-    let answered: usize = row[2].parse().expect("answered column");
+    let col = |i: usize, name: &str| -> usize { row[i].parse().unwrap_or_else(|_| panic!("{name} column in {row:?}")) };
+    let (answered, failed, invalid) = (col(2, "answered"), col(4, "failed"), col(5, "invalid"));
     assert!(answered >= 1, "no call got an answer:\n{stdout}");
-    let p50: f64 = row[4].parse().expect("p50 column");
-    assert!(p50 > 0.0, "an answered call must have a measured latency:\n{stdout}");
+    // Every call is accounted for: an answer, a failure or an invalid sample, none dropped.
+    assert!(answered + failed + invalid >= 2, "calls missing from the figures:\n{stdout}");
+    // Each failure and invalid sample is reported with its cause.
+    let causes = stdout.lines().filter(|l| l.contains(": failed: ") || l.contains(": invalid sample: ")).count();
+    assert_eq!(causes, failed + invalid, "every failed or invalid call must say why:\n{stdout}");
+    // A failure weighs in the percentiles: with no failure p50 is a number of ms.
+    if failed == 0 {
+        let p50: f64 = row[6].parse().expect("p50 column");
+        assert!(p50 > 0.0, "an answered call must have a measured latency:\n{stdout}");
+    } else {
+        assert!(stdout.contains("fail"), "{stdout}");
+    }
+    assert!(stdout.contains("failed = no answer"), "the figures must say what counts as failed:\n{stdout}");
     assert!(stdout.contains("callers held at p95"), "{stdout}");
     assert!(stdout.contains("greeting first packet") || stdout.contains("first packet"), "{stdout}");
+    assert!(stdout.contains("barge-in stop p50"), "{stdout}");
 }

@@ -5,9 +5,18 @@
 //! starts `ivr serve` as a child (the real recognizer pool, VAD, matcher, rendered prompts
 //! and SQLite accounting), and runs callers written in Rust: each caller sends G.711 A-law
 //! RTP every 20 ms (silence, then the question once the greeting has ended, then silence),
-//! notes the instant its speech ended and the instant the first voiced packet of the bot's
-//! reply arrived, then hangs up. The server's per-call log says which clip that reply was,
-//! so only real answers count and wrong topics are reported.
+//! notes the instant its last voiced frame was actually sent and the instant the first
+//! voiced packet of the bot's reply arrived, then hangs up. The server's per-call log says
+//! which clip that reply was, so only real answers count and wrong topics are reported.
+//!
+//! Nothing is dropped from the figures: a question with no answer (timed out, refused,
+//! hung up, or a reply that is not an answer) is a failure, counted in its column and in
+//! the percentiles as an infinite latency ("fail"). A sample where the bot was still
+//! sending voice when the caller stopped speaking is invalid (the "reply" could be the
+//! prompt it was still playing): reported with its cause, left out of the latencies.
+//! The barge-in figure is measured at the RTP level: from the caller's first voiced frame
+//! sent over the greeting to the last voiced packet of the bot's greeting, not from the
+//! server's own VAD decision.
 //!
 //! Baseline, in the same process before the server starts: Whisper alone on the same
 //! audio with the same threads. The ratio latency / ASR says what the rest of the chain
@@ -98,8 +107,17 @@ struct CallOutcome {
     /// |gap − 20 ms| between consecutive packets of the bot's audio, in ms: whether
     /// recognition running for other callers disturbs playback.
     jitter_ms: Vec<f64>,
+    /// Caller's first voiced frame sent over the greeting → the bot's last voiced greeting
+    /// packet received (+20 ms): how fast the bot stopped talking on a barge-in.
+    barge_in_stop_ms: Option<f64>,
+    /// Why the sample cannot be measured (the bot was not silent when the caller stopped).
+    invalid: Option<String>,
     error: Option<String>,
 }
+
+/// How long before the end of the caller's speech the bot must have sent no voice for the
+/// sample to be valid.
+const SILENT_BEFORE_END: Duration = Duration::from_millis(100);
 
 /// Frame energy (RMS of 16-bit samples) above which a 20 ms frame is sound, not silence.
 const VOICED_RMS: f64 = 300.0;
@@ -151,7 +169,8 @@ pub fn run(args: CallBenchArgs) -> anyhow::Result<()> {
     let log_text = std::fs::read_to_string(&log).unwrap_or_default();
     let _ = std::fs::remove_dir_all(&dir);
 
-    println!("  callers  calls  answered  right topic  reply p50  reply p95  max      server p50  of it ASR  greeting first packet p50  bot RTP jitter p99");
+    println!("  callers  calls  answered  right topic  failed  invalid  reply p50  reply p95  max      server p50  of it ASR  greeting first packet p50  bot RTP jitter p99  barge-in stop p50");
+    println!("  (failed = no answer, timed out, refused or not an answer: counted in the percentiles as 'fail'; invalid = the bot was still talking when the caller stopped, left out)");
     let mut held = 0;
     let mut one_caller_p50 = None;
     for (n, outcomes, wall) in &rows {
@@ -161,12 +180,14 @@ pub fn run(args: CallBenchArgs) -> anyhow::Result<()> {
         let mut first = Vec::new();
         let mut jitter: Vec<f64> = outcomes.iter().flat_map(|o| o.jitter_ms.iter().copied()).collect();
         sort(&mut jitter);
-        let (mut answered, mut right) = (0, 0);
+        let (mut answered, mut right, mut failed, mut invalid) = (0, 0, 0, 0);
+        let mut barge = Vec::new();
         let mut problems = Vec::new();
         for o in outcomes {
             if let Some(f) = o.first_audio_ms {
                 first.push(f);
             }
+            barge.extend(o.barge_in_stop_ms);
             let call_log: Vec<&str> = log_text.lines().filter(|l| l.contains(&o.call_id)).collect();
             // The reply is the first clip the bot played once the question was recognized.
             let reply_clip = call_log
@@ -176,10 +197,22 @@ pub fn run(args: CallBenchArgs) -> anyhow::Result<()> {
                 .and_then(|r| r.split_whitespace().next())
                 .unwrap_or("");
             if let Some(e) = &o.error {
-                problems.push(format!("{}: {e}", o.slug));
+                problems.push(format!("{}: failed: {e}", o.slug));
+                failed += 1;
+                lat.push(f64::INFINITY);
                 continue;
             }
-            let Some(ms) = o.reply_ms else { continue };
+            if let Some(why) = &o.invalid {
+                problems.push(format!("{}: invalid sample: {why}", o.slug));
+                invalid += 1;
+                continue;
+            }
+            let Some(ms) = o.reply_ms else {
+                problems.push(format!("{}: failed: no reply measured", o.slug));
+                failed += 1;
+                lat.push(f64::INFINITY);
+                continue;
+            };
             match reply_clip.strip_prefix("answer/") {
                 Some(slug) => {
                     answered += 1;
@@ -200,33 +233,41 @@ pub fn run(args: CallBenchArgs) -> anyhow::Result<()> {
                     server_lat.extend(field("latency_ms="));
                     asr.extend(field("asr_ms="));
                 }
-                None => problems.push(format!("{}: the reply was {reply_clip:?}, not an answer", o.slug)),
+                None => {
+                    problems.push(format!("{}: failed: the reply was {reply_clip:?}, not an answer", o.slug));
+                    failed += 1;
+                    lat.push(f64::INFINITY);
+                }
             }
         }
         sort(&mut lat);
         sort(&mut server_lat);
         sort(&mut asr);
         sort(&mut first);
+        sort(&mut barge);
         let p95 = pct(&lat, 0.95);
-        if !lat.is_empty() && p95 <= args.hold_p95_ms as f64 && answered * 10 >= outcomes.len() * 8 {
+        if !lat.is_empty() && p95 <= args.hold_p95_ms as f64 && answered * 10 >= outcomes.len() * 8 && invalid * 2 < outcomes.len() {
             held = held.max(*n);
         }
         if *n == 1 {
             one_caller_p50 = Some(pct(&lat, 0.5));
         }
         println!(
-            "  {:>7}  {:>5}  {:>8}  {:>11}  {:>7.0} ms {:>7.0} ms {:>6.0} ms {:>8.0} ms {:>7.0} ms  {:>6.0} ms {:>20.1} ms   ({:.0} s)",
+            "  {:>7}  {:>5}  {:>8}  {:>11}  {:>6}  {:>7}  {:>7} ms {:>7} ms {:>6} ms {:>8.0} ms {:>7.0} ms  {:>6.0} ms {:>20.1} ms  {:>12} ms  ({:.0} s)",
             n,
             outcomes.len(),
             answered,
             right,
-            pct(&lat, 0.5),
-            p95,
-            pct(&lat, 1.0),
+            failed,
+            invalid,
+            ms_or_fail(pct(&lat, 0.5)),
+            ms_or_fail(p95),
+            ms_or_fail(pct(&lat, 1.0)),
             pct(&server_lat, 0.5),
             pct(&asr, 0.5),
             pct(&first, 0.5),
             pct(&jitter, 0.99),
+            if barge.is_empty() { "-".to_string() } else { format!("{:.0}", pct(&barge, 0.5)) },
             wall.as_secs_f64()
         );
         for p in problems {
@@ -244,6 +285,15 @@ pub fn run(args: CallBenchArgs) -> anyhow::Result<()> {
         println!("  server log: {}", log.display());
     }
     Ok(())
+}
+
+/// A latency in ms, or "fail" when the percentile falls on a failed question.
+fn ms_or_fail(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v:.0}")
+    } else {
+        "fail".to_string()
+    }
 }
 
 fn sort(v: &mut [f64]) {
@@ -413,6 +463,9 @@ async fn talk(server: SocketAddr, call_id: &str, flow: u8, pcm: &[i16], speech_e
     let give_up = acked + Duration::from_secs(60);
     let mut sbuf = vec![0u8; 4096];
     let mut last_rx: Option<tokio::time::Instant> = None;
+    // The last voiced packet of the bot, and the caller's first voiced frame actually sent.
+    let mut bot_voiced: Option<tokio::time::Instant> = None;
+    let mut onset: Option<tokio::time::Instant> = None;
     let result = loop {
         tokio::select! {
             _ = ticker.tick() => {
@@ -420,6 +473,7 @@ async fn talk(server: SocketAddr, call_id: &str, flow: u8, pcm: &[i16], speech_e
                 if now > give_up || speech_end.is_some_and(|e| now > e + REPLY_LIMIT) {
                     break Err("no reply in time".to_string());
                 }
+                let mut last_voiced_frame = false;
                 let frame: &[i16] = match &mut phase {
                     Phase::Greeting { first_voiced: Some(first), last_voiced: Some(last) }
                         if (wait_greeting && now - *last >= GREETING_GAP) || (!wait_greeting && now - *first >= BARGE_IN_AFTER) =>
@@ -431,7 +485,7 @@ async fn talk(server: SocketAddr, call_id: &str, flow: u8, pcm: &[i16], speech_e
                         let i = *frame;
                         *frame += 1;
                         if (i as u64 + 1) * 20 >= speech_end_ms && speech_end.is_none() {
-                            speech_end = Some(now + Duration::from_millis(20));
+                            last_voiced_frame = true;
                         }
                         if (i + 1) * 160 >= pcm.len() {
                             phase = Phase::Waiting;
@@ -448,7 +502,26 @@ async fn talk(server: SocketAddr, call_id: &str, flow: u8, pcm: &[i16], speech_e
                 pkt.resize(12 + 160, linear_to_alaw(0));
                 seq = seq.wrapping_add(1);
                 ts = ts.wrapping_add(160);
+                let voiced_frame = rms(frame) >= VOICED_RMS;
                 let _ = rtp.send_to(&pkt, media).await;
+                let sent = tokio::time::Instant::now();
+                if voiced_frame && onset.is_none() && matches!(phase, Phase::Speaking { .. } | Phase::Waiting) {
+                    onset = Some(sent);
+                }
+                if last_voiced_frame {
+                    // From the instant the last voiced frame left, not from when it was due.
+                    speech_end = Some(sent);
+                    if let Some(v) = bot_voiced.filter(|v| sent.saturating_duration_since(*v) < SILENT_BEFORE_END) {
+                        outcome.invalid = Some(format!(
+                            "the bot was still sending voice {:.0} ms before the caller stopped speaking",
+                            sent.saturating_duration_since(v).as_secs_f64() * 1000.0
+                        ));
+                    } else if let (false, Some(on)) = (wait_greeting, onset) {
+                        // Barge-in: the bot's last voiced packet before the caller stopped.
+                        // None when the greeting had already ended before the caller spoke.
+                        outcome.barge_in_stop_ms = bot_voiced.filter(|v| *v >= on).map(|v| (v - on + Duration::from_millis(20)).as_secs_f64() * 1000.0);
+                    }
+                }
             }
             r = rtp.recv_from(&mut buf) => {
                 let Ok((n, _)) = r else { continue };
@@ -469,6 +542,9 @@ async fn talk(server: SocketAddr, call_id: &str, flow: u8, pcm: &[i16], speech_e
                 }
                 let samples: Vec<i16> = buf[12..n].iter().map(|b| alaw_to_linear(*b)).collect();
                 let voiced = rms(&samples) >= VOICED_RMS;
+                if voiced && speech_end.is_none() {
+                    bot_voiced = Some(now);
+                }
                 match &mut phase {
                     Phase::Greeting { first_voiced, last_voiced } => if voiced {
                         first_voiced.get_or_insert(now);
