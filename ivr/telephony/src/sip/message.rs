@@ -42,7 +42,7 @@ pub enum Message {
 #[error("malformed SIP message: {reason}")]
 pub struct ParseError {
     pub reason: String,
-    pub partial: Option<Request>,
+    pub partial: Option<Box<Request>>,
     /// The status a request gets for it: 400, or 505 for another SIP version.
     pub status: u16,
 }
@@ -164,7 +164,7 @@ pub fn parse(bytes: &[u8]) -> Result<Message, ParseError> {
             // still reads them, so that the 400 can be addressed.
             if e.partial.as_ref().is_none_or(|p| p.header("From").is_none()) {
                 if let Ok(Message::Request(r)) = tolerant_parse(bytes) {
-                    e.partial = Some(r);
+                    e.partial = Some(Box::new(r));
                 }
             }
             e
@@ -205,7 +205,7 @@ fn from_rsip(m: rsip::SipMessage) -> Message {
 }
 
 fn tolerant_parse(bytes: &[u8]) -> Result<Message, ParseError> {
-    let fail = |reason: &str, partial: Option<Request>| ParseError { reason: reason.to_string(), partial, status: 400 };
+    let fail = |reason: &str, partial: Option<Request>| ParseError { reason: reason.to_string(), partial: partial.map(Box::new), status: 400 };
     let (head, body) = match find_subslice(bytes, b"\r\n\r\n") {
         Some(i) => (&bytes[..i], bytes[i + 4..].to_vec()),
         None => match find_subslice(bytes, b"\n\n") {
@@ -285,7 +285,7 @@ fn check(msg: Message) -> Result<Message, ParseError> {
         Message::Response(r) => (&r.headers, r.body.len()),
     };
     let partial = match &msg {
-        Message::Request(r) => Some(r.clone()),
+        Message::Request(r) => Some(Box::new(r.clone())),
         Message::Response(_) => None,
     };
     let fail = |reason: &str| Err(ParseError { reason: reason.to_string(), partial: partial.clone(), status: 400 });
