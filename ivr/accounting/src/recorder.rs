@@ -319,12 +319,11 @@ async fn commit(store: &Store, mut spool: Option<&mut Spool>, outage: &mut Outag
                 Err(e) => outage.failed(&e, spool.as_deref()),
             }
         }
-        match spool.as_deref_mut() {
-            Some(s) => match s.append(batch) {
+        if let Some(s) = spool.as_deref_mut() {
+            match s.append(batch) {
                 Ok(()) => return,
                 Err(e) => tracing::error!(error = %e, "accounting spool not writable: holding the batch"),
-            },
-            None => {}
+            }
         }
         tokio::time::sleep(outage.backoff).await;
     }

@@ -58,4 +58,5 @@ fn rand_suffix() -> u64 {
 
 #[path = "../../../../tests/support/postgres.rs"]
 mod own_postgres;
+#[allow(unused_imports)]
 pub use own_postgres::OwnPostgres;
