@@ -318,7 +318,7 @@ fn rms(frame: &[i16]) -> f64 {
 
 /// End of the last voiced 20 ms frame, in ms from the start of `pcm` (8 kHz).
 fn speech_end_ms(pcm: &[i16]) -> u64 {
-    let last = pcm.chunks(160).enumerate().filter(|(_, f)| rms(f) >= VOICED_RMS).map(|(i, _)| i).last().unwrap_or(0);
+    let last = pcm.chunks(160).enumerate().filter(|(_, f)| rms(f) >= VOICED_RMS).map(|(i, _)| i).next_back().unwrap_or(0);
     (last as u64 + 1) * 20
 }
 
@@ -378,10 +378,13 @@ fn start_server(args: &CallBenchArgs, model: &Path, dir: &Path, log: &Path, call
     ServerChild::spawn(cmd).with_context(|| format!("its log: {}", log.display()))
 }
 
+/// A question as the callers carry it: topic, flow, 8 kHz samples, speech end in ms.
+type Spoken = (&'static str, u8, Vec<i16>, u64);
+
 /// `n` callers, each asking `per_caller` questions one call after another, started
 /// 1.7 s apart so their questions do not all land on the same instant.
 async fn level(server: SocketAddr, n: usize, per_caller: usize, level_index: usize, questions: &[Question], wait_greeting: bool) -> Vec<CallOutcome> {
-    let questions: std::sync::Arc<Vec<(&'static str, u8, Vec<i16>, u64)>> =
+    let questions: std::sync::Arc<Vec<Spoken>> =
         std::sync::Arc::new(questions.iter().map(|q| (q.slug, q.flow, q.pcm.clone(), q.speech_end_ms)).collect());
     let mut tasks = Vec::new();
     for c in 0..n {
