@@ -13,8 +13,6 @@
 //! (the bot's BYE, no REFER) and the call records in the database, never from transcripts.
 
 mod conversation_common;
-#[path = "support/sipp.rs"]
-mod sipp_run;
 
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
@@ -125,7 +123,7 @@ fn decline(server: &Server, dir: &Path, c: &Caller) -> Result<(String, String), 
     let cid = format!("{prefix}-%u@127.0.0.1");
     let port = sipp_port.to_string();
     std::thread::scope(|s| {
-        let caller = s.spawn(|| sipp_run::run_sipp(server.port, &sf, &["-cid_str", &cid, "-p", &port], limit, &["errors.log"]));
+        let caller = s.spawn(|| conversation_common::run_sipp(server.port, &sf, &["-cid_str", &cid, "-p", &port], limit, &["errors.log"]));
         let offer = server.wait_call_log(&prefix, "play key=prompt/another_question", OFFER_WITHIN);
         let cued = if offer {
             if let When::AfterTheOffer = c.when {

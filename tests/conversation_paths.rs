@@ -193,7 +193,10 @@ fn assert_no_personal_data_in(server: &Server) {
 }
 
 /// Runs the paths at the same time on one server; every failure is reported.
-fn run_paths(server: &Server, paths: &[(&str, &(dyn Fn(&Server, &Path) -> Result<(), String> + Sync))]) {
+/// One path of a test: its name and the function that runs its caller.
+type NamedPath<'a> = (&'a str, &'a (dyn Fn(&Server, &Path) -> Result<(), String> + Sync));
+
+fn run_paths(server: &Server, paths: &[NamedPath]) {
     let dir = tempfile::tempdir().expect("tempdir");
     let started = std::time::Instant::now();
     let failures: Vec<String> = std::thread::scope(|s| {

@@ -126,7 +126,7 @@ fn forged_rtp_and_a_forged_key_0_from_another_socket_are_ignored() {
                 let seq = 30_000u16.wrapping_add(i as u16 * 8);
                 let _ = sock.send_to(&rtp_packet(0, false, seq, i * 160, SSRC, &[0x00; 160]), to);
                 sent += 1;
-                if i % 5 == 0 {
+                if i.is_multiple_of(5) {
                     key(&sock, to, seq.wrapping_add(1), 1_000_000 + i * 160, SSRC, 0);
                     sent += 5;
                 }

@@ -86,8 +86,8 @@ pub struct Logistic {
 impl Logistic {
     pub fn p(&self, f: &Features) -> f32 {
         let mut z = self.bias;
-        for i in 0..N {
-            z += self.weights[i] * (f[i] - self.mean[i]) / self.scale[i];
+        for (i, x) in f.iter().enumerate().take(N) {
+            z += self.weights[i] * (x - self.mean[i]) / self.scale[i];
         }
         1.0 / (1.0 + (-z).exp())
     }

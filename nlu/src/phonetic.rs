@@ -103,9 +103,7 @@ pub fn key(word: &str) -> String {
             ("u", 2)
         } else if starts(i, "oi") {
             ("wa", 2)
-        } else if starts(i, "ai") || starts(i, "ei") || starts(i, "ay") {
-            ("e", 2)
-        } else if starts(i, "eu") {
+        } else if starts(i, "ai") || starts(i, "ei") || starts(i, "ay") || starts(i, "eu") {
             ("e", 2)
         } else if starts(i, "ill") && prev_vowel {
             ("i", 3)

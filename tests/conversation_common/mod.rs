@@ -19,7 +19,7 @@ mod serve_run;
 #[path = "../support/sipp.rs"]
 mod sipp_run;
 #[allow(unused_imports)]
-pub use sipp_run::free_udp_port;
+pub use sipp_run::{free_udp_port, run_sipp};
 
 pub struct Server {
     child: Child,
@@ -153,7 +153,7 @@ pub fn write_pcap(path: &Path, speech: &[i16], lead_ms: u32, tail_ms: u32) {
 pub fn write_pcap_from(path: &Path, speech: &[i16], lead_ms: u32, tail_ms: u32, first: u32) {
     let mut samples = vec![0i16; (lead_ms * 8) as usize];
     samples.extend_from_slice(speech);
-    samples.extend(std::iter::repeat(0i16).take((tail_ms * 8) as usize));
+    samples.extend(std::iter::repeat_n(0i16, (tail_ms * 8) as usize));
     let mut out = Vec::new();
     for v in [0xa1b2c3d4u32.to_le_bytes().as_slice(), &2u16.to_le_bytes(), &4u16.to_le_bytes(), &0i32.to_le_bytes(), &0u32.to_le_bytes(), &65535u32.to_le_bytes(), &1u32.to_le_bytes()] {
         out.extend_from_slice(v);

@@ -97,7 +97,7 @@ impl Uac {
         // An even RTP port, as SDP peers expect.
         let rtp = loop {
             let s = UdpSocket::bind("127.0.0.1:0").expect("bind RTP socket");
-            if s.local_addr().expect("addr").port() % 2 == 0 {
+            if s.local_addr().expect("addr").port().is_multiple_of(2) {
                 break s;
             }
         };

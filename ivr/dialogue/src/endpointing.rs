@@ -326,7 +326,7 @@ mod tests {
         let mut ep = Endpointer::new(EndpointConfig::default());
         let mut t = Duration::ZERO;
         let mut ends = Vec::new();
-        for (i, p) in [(0.05f32, 10), (0.9, 50), (0.05, 50)].iter().flat_map(|&(p, n)| std::iter::repeat(p).take(n)).enumerate() {
+        for (i, p) in [(0.05f32, 10), (0.9, 50), (0.05, 50)].iter().flat_map(|&(p, n)| std::iter::repeat_n(p, n)).enumerate() {
             t += Duration::from_micros(20_000 + (i as u64 * 7919) % 900);
             for e in ep.push(p, t) {
                 match e {

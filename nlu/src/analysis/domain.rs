@@ -237,7 +237,7 @@ fn phrase_table() -> &'static [(Vec<&'static str>, &'static str)] {
     TABLE.get_or_init(|| {
         let mut t: Vec<(Vec<&str>, &str)> = PHRASES.iter().map(|(p, c)| (p.split(' ').collect(), *c)).collect();
         // Longest first, so the first match is the one to take.
-        t.sort_by(|a, b| b.0.len().cmp(&a.0.len()));
+        t.sort_by_key(|b| std::cmp::Reverse(b.0.len()));
         t
     })
 }

@@ -51,7 +51,7 @@ impl Acc {
             20 if self.prev == Some(4) && low == 4 => true, // quatre-vingt(s)
             20..=90 => low == 0,
             10..=19 => low == 0 || low == 60 || low == 80,
-            0..=9 => low % 10 == 0 && !self.prev.is_some_and(|p| p < 10),
+            0..=9 => low.is_multiple_of(10) && self.prev.is_none_or(|p| p >= 10),
             _ => false,
         };
         if !ok {

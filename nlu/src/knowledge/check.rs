@@ -59,12 +59,7 @@ fn draft_marker(text: &str) -> Option<&'static str> {
         return Some("a {placeholder}");
     }
     let upper = text.to_uppercase();
-    for m in ["TODO", "XXX", "FIXME", "TBD", "LOREM"] {
-        if text.contains(m) || (m == "LOREM" && upper.contains(m)) {
-            return Some(m);
-        }
-    }
-    None
+    ["TODO", "XXX", "FIXME", "TBD", "LOREM"].into_iter().find(|&m| text.contains(m) || (m == "LOREM" && upper.contains(m)))
 }
 
 /// Spoken texts are rendered by a voice: written forms it reads badly are errors.

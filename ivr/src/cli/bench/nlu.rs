@@ -128,7 +128,7 @@ fn leave_one_out(kb: &KnowledgeBase, every: usize, min_top_coverage: Option<f32>
         .collect();
     for (owner, ti, xi) in owners {
         k += 1;
-        if k % every != 0 {
+        if !k.is_multiple_of(every) {
             continue;
         }
         let mut held = kb.clone();

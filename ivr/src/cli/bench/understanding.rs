@@ -374,7 +374,7 @@ fn heldout_items(kb: &KnowledgeBase, every: usize) -> Vec<Item> {
     for (ti, e) in kb.topics.iter().enumerate() {
         for (xi, ex) in e.topic.examples.iter().enumerate() {
             k += 1;
-            if k % every == 0 {
+            if k.is_multiple_of(every) {
                 out.push(Item { group: out.len(), text: ex.clone(), expected: vec![e.topic.slug.clone()], held: Some(Held::Topic(ti, xi)) });
             }
         }
@@ -382,7 +382,7 @@ fn heldout_items(kb: &KnowledgeBase, every: usize) -> Vec<Item> {
     for (ii, e) in kb.intents.iter().enumerate() {
         for (xi, ex) in e.intent.examples.iter().enumerate() {
             k += 1;
-            if k % every == 0 {
+            if k.is_multiple_of(every) {
                 out.push(Item { group: out.len(), text: ex.clone(), expected: vec![e.intent.intent.clone()], held: Some(Held::Intent(ii, xi)) });
             }
         }
@@ -459,7 +459,7 @@ fn report(items: &[Item], sources: &[(String, Vec<Row>)], misses: bool) {
             let it = &items[r.item];
             let o = outcome(&it.expected, &r.decision);
             *count.entry(o).or_default() += 1;
-            if it.expected.iter().any(|e| *e == r.decision.intent) {
+            if it.expected.contains(&r.decision.intent) {
                 top1 += 1;
             }
             if !r.decision.intent.starts_with('@') && !it.expected.contains(&r.decision.intent) {
