@@ -15,12 +15,7 @@ fn ivr() -> Command {
 }
 
 fn sox(input: &str, output: &Path, args: &[&str]) {
-    let st = Command::new("sox")
-        .arg(input)
-        .args(args)
-        .arg(output)
-        .status()
-        .expect("sox installed");
+    let st = Command::new("sox").arg(input).args(args).arg(output).status().expect("sox installed");
     assert!(st.success());
 }
 
@@ -69,43 +64,22 @@ fn transcribes_8k_16k_alaw_and_silence_and_survives_bad_files() {
     let bytes = std::fs::read(PROMPT).unwrap();
     std::fs::write(&truncated, &bytes[..30]).unwrap();
 
-    let out = ivr()
-        .args(["transcribe", "--threads", "2", PROMPT])
-        .args([&truncated, &wide, &missing, &alaw, &silent])
-        .output()
-        .unwrap();
+    let out = ivr().args(["transcribe", "--threads", "2", PROMPT]).args([&truncated, &wide, &missing, &alaw, &silent]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success(),
-        "bad files make the exit status non-zero"
-    );
-    let lines: Vec<Line> = stdout
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    assert!(!out.status.success(), "bad files make the exit status non-zero");
+    let lines: Vec<Line> = stdout.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 4, "{stdout}\n{stderr}");
     let expected = words("Toutes les lignes sont occupées pour l'instant");
     for l in &lines[..3] {
         assert_eq!(words(&l.text), expected, "{}", l.file);
-        assert!(
-            (2000..2300).contains(&l.audio_ms),
-            "{}: {} ms",
-            l.file,
-            l.audio_ms
-        );
+        assert!((2000..2300).contains(&l.audio_ms), "{}: {} ms", l.file, l.audio_ms);
         assert!(l.asr_ms > 0);
     }
     assert!(lines[2].file.ends_with("alaw.wav"));
     assert_eq!(lines[3].text, "", "silence must give empty text");
     assert_eq!(lines[3].asr_ms, 0, "silence is never shown to the model");
-    let errors: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.starts_with("ivr transcribe:"))
-        .collect();
+    let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("ivr transcribe:")).collect();
     assert_eq!(errors.len(), 2, "{stderr}");
-    assert!(
-        errors[0].contains("truncated.wav") && errors[1].contains("missing.wav"),
-        "{stderr}"
-    );
+    assert!(errors[0].contains("truncated.wav") && errors[1].contains("missing.wav"), "{stderr}");
 }

@@ -14,9 +14,7 @@ use ivr_speech::vad::{self, SileroVad};
 const PROMPT: &str = "/usr/share/asterisk/sounds/fr/agent-newlocation.wav";
 
 fn cache(file: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../models/cache")
-        .join(file)
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/cache").join(file)
 }
 
 fn load_vad() -> Arc<SileroVad> {
@@ -48,11 +46,7 @@ fn vad_hears_speech_in_a_prompt_streamed_as_telephone_frames() {
         probs.extend(stream.push(&resampler.push_i16(&pcm)).unwrap());
     }
     let speechy = probs.iter().filter(|p| **p > 0.5).count() as f32 / probs.len() as f32;
-    assert!(
-        speechy > 0.5,
-        "only {:.0} % of chunks heard as speech: {probs:?}",
-        speechy * 100.0
-    );
+    assert!(speechy > 0.5, "only {:.0} % of chunks heard as speech: {probs:?}", speechy * 100.0);
 }
 
 #[test]
@@ -69,34 +63,17 @@ fn vad_matches_reference_implementations_of_the_network() {
         })
         .collect();
     let ours = vad::probabilities(&vad, &pcm).unwrap();
-    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../tests/fixtures/audio/silero_reference_agent-newlocation.json");
-    let refs: std::collections::BTreeMap<String, Vec<f32>> =
-        serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
+    let fixture = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/audio/silero_reference_agent-newlocation.json");
+    let refs: std::collections::BTreeMap<String, Vec<f32>> = serde_json::from_str(&std::fs::read_to_string(fixture).unwrap()).unwrap();
     // Same network, other implementation: equal up to float rounding.
     let reference = &refs["safetensors_reference"];
     assert_eq!(ours.len(), reference.len());
-    let worst = ours
-        .iter()
-        .zip(reference)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0f32, f32::max);
-    assert!(
-        worst < 0.002,
-        "largest difference from the reference: {worst}"
-    );
+    let worst = ours.iter().zip(reference).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(worst < 0.002, "largest difference from the reference: {worst}");
     // Upstream's ONNX export: the same speech/non-speech decisions almost everywhere.
     let onnx = &refs["onnx"];
-    let disagree = ours
-        .iter()
-        .zip(onnx)
-        .filter(|(a, b)| (**a > 0.5) != (**b > 0.5))
-        .count();
-    assert!(
-        disagree * 50 <= onnx.len(),
-        "{disagree} of {} chunks decided otherwise than ONNX",
-        onnx.len()
-    );
+    let disagree = ours.iter().zip(onnx).filter(|(a, b)| (**a > 0.5) != (**b > 0.5)).count();
+    assert!(disagree * 50 <= onnx.len(), "{disagree} of {} chunks decided otherwise than ONNX", onnx.len());
 }
 
 #[test]
@@ -111,19 +88,9 @@ fn vad_stays_low_on_silence_and_steady_noise() {
 
 #[test]
 fn pool_transcribes_concurrently_and_reports_overload() {
-    let recognizer = Recognizer::load(
-        &cache("ggml-base-q8_0.bin"),
-        AsrConfig {
-            threads: 1,
-            ..AsrConfig::default()
-        },
-    )
-    .expect("run models/fetch.sh first");
+    let recognizer = Recognizer::load(&cache("ggml-base-q8_0.bin"), AsrConfig { threads: 1, ..AsrConfig::default() }).expect("run models/fetch.sh first");
     let pool = AsrPool::whisper(&recognizer, 2, 1).unwrap();
-    let audio = read_wav(std::path::Path::new(
-        "/usr/share/asterisk/sounds/fr/all-circuits-busy-now.wav",
-    ))
-    .unwrap();
+    let audio = read_wav(std::path::Path::new("/usr/share/asterisk/sounds/fr/all-circuits-busy-now.wav")).unwrap();
     let pcm = resample(&audio.samples, 8000, 16000).unwrap();
     // Hand one utterance to each worker, waiting until each has taken its job.
     let taken = |pool: &AsrPool| {
@@ -139,10 +106,7 @@ fn pool_transcribes_concurrently_and_reports_overload() {
     // Both workers busy for ~1 s or more; one queue slot: the next fits, the one after is refused.
     let c = pool.submit(pcm.clone());
     assert!(c.is_ok());
-    assert_eq!(
-        pool.submit(pcm.clone()).err(),
-        Some(PoolError::Overloaded(1))
-    );
+    assert_eq!(pool.submit(pcm.clone()).err(), Some(PoolError::Overloaded(1)));
     assert_eq!(pool.load().workers, 2);
     for h in [Some(a), Some(b), c.ok()].into_iter().flatten() {
         let r = h.wait().unwrap();

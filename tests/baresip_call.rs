@@ -20,13 +20,7 @@ use sip_common::{free_udp_port, rtp_range, Server};
 
 const RATE: usize = 8000;
 const FRAME: usize = 160; // 20 ms
-const GREETING_TONES: [(f32, u32); 5] = [
-    (600.0, 300),
-    (0.0, 200),
-    (1000.0, 500),
-    (0.0, 200),
-    (600.0, 200),
-];
+const GREETING_TONES: [(f32, u32); 5] = [(600.0, 300), (0.0, 200), (1000.0, 500), (0.0, 200), (600.0, 200)];
 const CALLER_TONE_HZ: f32 = 300.0;
 
 /// The greeting: tone bursts and gaps, so its energy envelope has a shape that a
@@ -35,17 +29,13 @@ fn greeting_samples() -> Vec<i16> {
     let mut out = Vec::new();
     for (hz, ms) in GREETING_TONES {
         let n = RATE * ms as usize / 1000;
-        out.extend((0..n).map(|i| {
-            (8000.0 * (2.0 * std::f32::consts::PI * hz * i as f32 / RATE as f32).sin()) as i16
-        }));
+        out.extend((0..n).map(|i| (8000.0 * (2.0 * std::f32::consts::PI * hz * i as f32 / RATE as f32).sin()) as i16));
     }
     out
 }
 
 fn tone(hz: f32, secs: usize, amp: f32) -> Vec<i16> {
-    (0..RATE * secs)
-        .map(|i| (amp * (2.0 * std::f32::consts::PI * hz * i as f32 / RATE as f32).sin()) as i16)
-        .collect()
+    (0..RATE * secs).map(|i| (amp * (2.0 * std::f32::consts::PI * hz * i as f32 / RATE as f32).sin()) as i16).collect()
 }
 
 fn write_wav(path: &Path, samples: &[i16]) {
@@ -76,33 +66,15 @@ fn read_wav(path: &Path) -> Vec<i16> {
     let mut pos = 12;
     while pos + 8 <= bytes.len() {
         let id = &bytes[pos..pos + 4];
-        let len = u32::from_le_bytes([
-            bytes[pos + 4],
-            bytes[pos + 5],
-            bytes[pos + 6],
-            bytes[pos + 7],
-        ]) as usize;
+        let len = u32::from_le_bytes([bytes[pos + 4], bytes[pos + 5], bytes[pos + 6], bytes[pos + 7]]) as usize;
         if id == b"fmt " {
             let ch = u16::from_le_bytes([bytes[pos + 10], bytes[pos + 11]]);
-            let rate = u32::from_le_bytes([
-                bytes[pos + 12],
-                bytes[pos + 13],
-                bytes[pos + 14],
-                bytes[pos + 15],
-            ]);
+            let rate = u32::from_le_bytes([bytes[pos + 12], bytes[pos + 13], bytes[pos + 14], bytes[pos + 15]]);
             let bits = u16::from_le_bytes([bytes[pos + 22], bytes[pos + 23]]);
-            assert_eq!(
-                (ch, rate, bits),
-                (1, RATE as u32, 16),
-                "unexpected dump format in {}",
-                path.display()
-            );
+            assert_eq!((ch, rate, bits), (1, RATE as u32, 16), "unexpected dump format in {}", path.display());
         }
         if id == b"data" {
-            return bytes[pos + 8..]
-                .chunks_exact(2)
-                .map(|c| i16::from_le_bytes([c[0], c[1]]))
-                .collect();
+            return bytes[pos + 8..].chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect();
         }
         pos += 8 + len + (len & 1);
     }
@@ -110,10 +82,7 @@ fn read_wav(path: &Path) -> Vec<i16> {
 }
 
 fn envelope(samples: &[i16]) -> Vec<f64> {
-    samples
-        .chunks_exact(FRAME)
-        .map(|f| (f.iter().map(|&s| (s as f64) * (s as f64)).sum::<f64>() / FRAME as f64).sqrt())
-        .collect()
+    samples.chunks_exact(FRAME).map(|f| (f.iter().map(|&s| (s as f64) * (s as f64)).sum::<f64>() / FRAME as f64).sqrt()).collect()
 }
 
 /// Pearson correlation of two equal-length series (0 when either is flat).
@@ -133,12 +102,7 @@ fn correlation(a: &[f64], b: &[f64]) -> f64 {
 /// lags where it may start, with that lag in frames.
 fn best_match(recorded: &[f64], reference: &[f64]) -> (f64, usize) {
     (0..=recorded.len().saturating_sub(reference.len()))
-        .map(|lag| {
-            (
-                correlation(&recorded[lag..lag + reference.len()], reference),
-                lag,
-            )
-        })
+        .map(|lag| (correlation(&recorded[lag..lag + reference.len()], reference), lag))
         .fold((f64::MIN, 0), |best, x| if x.0 > best.0 { x } else { best })
 }
 
@@ -205,11 +169,7 @@ impl Baresip {
         );
         std::fs::write(dir.path().join("config"), config).expect("write baresip config");
         // A local account with no registrar: regint=0 keeps it from registering.
-        std::fs::write(
-            dir.path().join("accounts"),
-            format!("<sip:caller@127.0.0.1:{sip_port}>;regint=0\n"),
-        )
-        .expect("write accounts");
+        std::fs::write(dir.path().join("accounts"), format!("<sip:caller@127.0.0.1:{sip_port}>;regint=0\n")).expect("write accounts");
         let out = std::fs::File::create(dir.path().join("baresip.out")).expect("baresip log");
         let err = out.try_clone().expect("baresip log");
         let child = Command::new("baresip")
@@ -221,11 +181,7 @@ impl Baresip {
             .stderr(Stdio::from(err))
             .spawn()
             .expect("spawn baresip (Debian package baresip)");
-        Baresip {
-            child,
-            ctrl_port,
-            dir,
-        }
+        Baresip { child, ctrl_port, dir }
     }
 
     fn output(&self) -> String {
@@ -237,11 +193,8 @@ impl Baresip {
         loop {
             match TcpStream::connect(("127.0.0.1", self.ctrl_port)) {
                 Ok(s) => {
-                    s.set_read_timeout(Some(Duration::from_secs(2)))
-                        .expect("read timeout");
-                    return Ctrl {
-                        stream: BufReader::new(s),
-                    };
+                    s.set_read_timeout(Some(Duration::from_secs(2))).expect("read timeout");
+                    return Ctrl { stream: BufReader::new(s) };
                 }
                 Err(e) if Instant::now() >= end => {
                     panic!("ctrl_tcp not reachable: {e}\n{}", self.output())
@@ -264,11 +217,7 @@ impl Baresip {
     }
 
     fn decoded_dump(&self) -> Option<PathBuf> {
-        std::fs::read_dir(self.dir.path().join("rec"))
-            .ok()?
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
+        std::fs::read_dir(self.dir.path().join("rec")).ok()?.flatten().map(|e| e.path()).find(|p| p.to_string_lossy().ends_with("-dec.wav"))
     }
 }
 
@@ -288,20 +237,14 @@ impl Ctrl {
     fn command(&mut self, command: &str, params: &str) {
         let json = format!(r#"{{"command":"{command}","params":"{params}","token":"t"}}"#);
         let frame = format!("{}:{json},", json.len());
-        self.stream
-            .get_mut()
-            .write_all(frame.as_bytes())
-            .expect("write to ctrl_tcp");
+        self.stream.get_mut().write_all(frame.as_bytes()).expect("write to ctrl_tcp");
         // Read netstrings until the response to this command (events may come first).
         for _ in 0..20 {
             let Some(msg) = self.read_netstring() else {
                 return;
             };
             if msg.contains("\"response\":true") {
-                assert!(
-                    msg.contains("\"ok\":true"),
-                    "baresip refused {command} {params}: {msg}"
-                );
+                assert!(msg.contains("\"ok\":true"), "baresip refused {command} {params}: {msg}");
                 return;
             }
         }
@@ -310,11 +253,7 @@ impl Ctrl {
     fn read_netstring(&mut self) -> Option<String> {
         let mut len = Vec::new();
         self.stream.read_until(b':', &mut len).ok()?;
-        let n: usize = String::from_utf8_lossy(&len)
-            .trim_end_matches(':')
-            .trim()
-            .parse()
-            .ok()?;
+        let n: usize = String::from_utf8_lossy(&len).trim_end_matches(':').trim().parse().ok()?;
         let mut body = vec![0u8; n + 1]; // payload and the trailing ','
         self.stream.read_exact(&mut body).ok()?;
         Some(String::from_utf8_lossy(&body[..n]).to_string())
@@ -335,100 +274,49 @@ fn baresip_hears_the_greeting_and_its_keys_are_counted() {
     write_wav(&mic, &tone(CALLER_TONE_HZ, 20, 3000.0));
 
     let (lo, hi) = rtp_range(40);
-    let cfg = format!(
-        "public_address = \"127.0.0.1\"\nmax_calls = 4\n[rtp_ports]\nmin = {lo}\nmax = {hi}\n[prompts]\ndir = \"{}\"\n",
-        prompts.display()
-    );
+    let cfg = format!("public_address = \"127.0.0.1\"\nmax_calls = 4\n[rtp_ports]\nmin = {lo}\nmax = {hi}\n[prompts]\ndir = \"{}\"\n", prompts.display());
     let server = Server::start_with(dir, &cfg);
     let mut phone = Baresip::start(&mic, &format!("sip:3230@127.0.0.1:{}", server.port));
     let mut ctrl = phone.connect(Duration::from_secs(5));
 
     let greeting_ms = greeting.len() * 1000 / RATE;
     let needle = format!("prompt_id=greeting played_ms={greeting_ms} total_ms={greeting_ms}");
-    assert!(
-        server.wait_log(&needle, Duration::from_secs(8)),
-        "greeting not fully played\n--- server\n{}\n--- baresip\n{}",
-        server.log_text(),
-        phone.output()
-    );
+    assert!(server.wait_log(&needle, Duration::from_secs(8)), "greeting not fully played\n--- server\n{}\n--- baresip\n{}", server.log_text(), phone.output());
     for key in ["4", "2", "#"] {
         ctrl.command("sndcode", key);
         std::thread::sleep(Duration::from_millis(250));
     }
     // '#' ends collection: the server plays back what it heard, then hangs up.
-    assert!(
-        server.wait_log("call finished", Duration::from_secs(10)),
-        "call did not end\n--- server\n{}\n--- baresip\n{}",
-        server.log_text(),
-        phone.output()
-    );
+    assert!(server.wait_log("call finished", Duration::from_secs(10)), "call did not end\n--- server\n{}\n--- baresip\n{}", server.log_text(), phone.output());
     let log = server.log_text();
     // Keys are counted, never logged (personal data): three presses, three RFC 4733 keys,
     // none doubled by the event's repeated end packets.
-    assert_eq!(
-        log.matches("dtmf digit").count(),
-        3,
-        "expected exactly one key per press\n{log}"
-    );
+    assert_eq!(log.matches("dtmf digit").count(), 3, "expected exactly one key per press\n{log}");
     assert_eq!(log.matches("source=Rfc4733").count(), 3, "{log}");
     assert!(log.contains("digits=3"), "{log}");
-    assert!(
-        log.contains("by=Bot"),
-        "the server, not the phone, must hang up after the play-back\n{log}"
-    );
+    assert!(log.contains("by=Bot"), "the server, not the phone, must hang up after the play-back\n{log}");
 
     ctrl.command("quit", "");
-    assert!(
-        phone.wait_exit(Duration::from_secs(5)),
-        "baresip did not quit\n{}",
-        phone.output()
-    );
+    assert!(phone.wait_exit(Duration::from_secs(5)), "baresip did not quit\n{}", phone.output());
 
-    let dump = phone
-        .decoded_dump()
-        .unwrap_or_else(|| panic!("no decoded audio dump\n{}", phone.output()));
+    let dump = phone.decoded_dump().unwrap_or_else(|| panic!("no decoded audio dump\n{}", phone.output()));
     let heard = read_wav(&dump);
     let reference = envelope(&greeting);
     let heard_env = envelope(&heard);
-    assert!(
-        heard_env.len() > reference.len(),
-        "recorded only {} frames\n{}",
-        heard_env.len(),
-        phone.output()
-    );
+    assert!(heard_env.len() > reference.len(), "recorded only {} frames\n{}", heard_env.len(), phone.output());
     // The greeting starts within the first seconds of the call.
     let search = &heard_env[..heard_env.len().min(reference.len() + 150)];
     let (corr, lag) = best_match(search, &reference);
-    assert!(
-        corr > 0.95,
-        "greeting envelope correlation {corr:.3} at frame {lag}"
-    );
-    eprintln!(
-        "greeting envelope correlation {corr:.3} at {} ms into the dump",
-        lag * 20
-    );
+    assert!(corr > 0.95, "greeting envelope correlation {corr:.3} at frame {lag}");
+    eprintln!("greeting envelope correlation {corr:.3} at {} ms into the dump", lag * 20);
     let start = lag * FRAME;
     let first_burst = &heard[start..start + RATE * 300 / 1000];
     let second_burst = &heard[start + RATE * 500 / 1000..start + RATE * 1000 / 1000];
-    assert!(
-        tone_share(first_burst, 600.0) > 0.5,
-        "600 Hz burst not heard: {:.3}",
-        tone_share(first_burst, 600.0)
-    );
-    assert!(
-        tone_share(second_burst, 1000.0) > 0.5,
-        "1000 Hz burst not heard: {:.3}",
-        tone_share(second_burst, 1000.0)
-    );
+    assert!(tone_share(first_burst, 600.0) > 0.5, "600 Hz burst not heard: {:.3}", tone_share(first_burst, 600.0));
+    assert!(tone_share(second_burst, 1000.0) > 0.5, "1000 Hz burst not heard: {:.3}", tone_share(second_burst, 1000.0));
     // After the greeting, the server plays back the caller's own 300 Hz tone.
     let after = &heard[start + greeting.len()..];
-    let played_back = after
-        .chunks_exact(RATE / 5)
-        .any(|c| tone_share(c, CALLER_TONE_HZ) > 0.5);
+    let played_back = after.chunks_exact(RATE / 5).any(|c| tone_share(c, CALLER_TONE_HZ) > 0.5);
     assert!(played_back, "the caller's audio was not played back");
-    assert!(
-        started.elapsed() < Duration::from_secs(30),
-        "took {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_secs(30), "took {:?}", started.elapsed());
 }

@@ -28,11 +28,7 @@ fn asserted_identity_names_the_caller_and_privacy_withholds_it() {
         let xml = scenario_with_headers(trunk, 2, headers, &[Step::Pause(1500)]);
         let (ok, out) = call(&server, &call_id, &xml, Duration::from_secs(30));
         assert!(ok, "{id}: {out}\n{}", server.call_log(&call_id));
-        assert!(
-            server.wait_call_log(&call_id, "call record committed", Duration::from_secs(20)),
-            "{id}: record not committed: {}",
-            server.call_log(&call_id)
-        );
+        assert!(server.wait_call_log(&call_id, "call record committed", Duration::from_secs(20)), "{id}: record not committed: {}", server.call_log(&call_id));
     }
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
     let records = rt.block_on(async {

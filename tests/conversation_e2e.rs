@@ -92,12 +92,7 @@ fn asking_for_an_agent_transfers_with_the_reason() {
     let pcap = dir.path().join("agent.pcap");
     write_pcap(&pcap, &speech, 300, 17000);
     let call_id = format!("agent-{}", std::process::id());
-    let steps = [
-        Step::Pause(1500),
-        Step::Audio(pcap),
-        Step::Pause(100),
-        Step::ExpectRefer { header: "X-Ivr-Reason", regexp: "agent-request".into() },
-    ];
+    let steps = [Step::Pause(1500), Step::Audio(pcap), Step::Pause(100), Step::ExpectRefer { header: "X-Ivr-Reason", regexp: "agent-request".into() }];
     let (ok, out) = call(&server, &call_id, &scenario("0611111111", 2, &steps), Duration::from_secs(45));
     let log = server.call_log(&call_id);
     assert!(ok, "REFER with X-Ivr-Reason: agent-request expected: {out}\n{log}");

@@ -178,17 +178,27 @@ fn stored_request(server: &Server, id: &str) -> Result<Value, String> {
 /// What the callers of these tests gave that is theirs: the whole server log (debug level)
 /// must hold none of it.
 const PERSONAL: &[&str] = &[
-    "655500001", "655500002", "655500003", "655500004", "655500005", "655500006", "612345678",
-    "martin", "claire", "tilleul", "nantes", "durand", "paul", "mille neuf cent", "douze mai",
+    "655500001",
+    "655500002",
+    "655500003",
+    "655500004",
+    "655500005",
+    "655500006",
+    "612345678",
+    "martin",
+    "claire",
+    "tilleul",
+    "nantes",
+    "durand",
+    "paul",
+    "mille neuf cent",
+    "douze mai",
 ];
 
 fn assert_no_personal_data_in(server: &Server) {
     let log = server.log_text().to_lowercase();
     assert!(log.lines().count() > 50, "the debug log is there: {log}");
-    let found: Vec<String> = PERSONAL
-        .iter()
-        .filter_map(|p| log.lines().find(|l| l.contains(p)).map(|l| format!("{p:?} in: {l}")))
-        .collect();
+    let found: Vec<String> = PERSONAL.iter().filter_map(|p| log.lines().find(|l| l.contains(p)).map(|l| format!("{p:?} in: {l}"))).collect();
     assert!(found.is_empty(), "personal data in the server log:\n{}", found.join("\n"));
 }
 
@@ -359,7 +369,10 @@ fn safety_message_is_not_cut(server: &Server, dir: &Path) -> Result<(), String> 
         return Err(format!("safety message not played as non-interruptible: {log}"));
     }
     let start = line_time(&log, "play key=prompt/urgent_safety").unwrap_or(0);
-    let played = of_kind(&evs, "played").into_iter().find(|e| e.event["key"] == "prompt/urgent_safety").ok_or_else(|| format!("no played event for the safety message: {log}"))?;
+    let played = of_kind(&evs, "played")
+        .into_iter()
+        .find(|e| e.event["key"] == "prompt/urgent_safety")
+        .ok_or_else(|| format!("no played event for the safety message: {log}"))?;
     let (heard, total) = (played.event["played_ms"].as_u64().unwrap_or(0), played.event["total_ms"].as_u64().unwrap_or(0));
     if heard + 300 < total {
         return Err(format!("safety message cut: {heard} of {total} ms\n{log}"));
@@ -371,10 +384,7 @@ fn safety_message_is_not_cut(server: &Server, dir: &Path) -> Result<(), String> 
     let t0 = line_time(&log, "call started").unwrap_or(0);
     let (over_from, over_to) = (t0 + over_at as i64 + 300, t0 + over_end as i64);
     if !(start < over_from && played.at_ms > over_to) {
-        return Err(format!(
-            "the caller's speech ({over_from}..{over_to}) must fall inside the safety message ({start}..{}): {log}",
-            played.at_ms
-        ));
+        return Err(format!("the caller's speech ({over_from}..{over_to}) must fall inside the safety message ({start}..{}): {log}", played.at_ms));
     }
     let transfer = line_time(&log, "play key=prompt/transfer").unwrap_or(0);
     // The next clip is started in the same step as the end report is logged.
@@ -494,10 +504,7 @@ fn clarify_then_the_second_topic(server: &Server, dir: &Path) -> Result<(), Stri
         return Err(format!("the question should be answered by the clarify question: {log}"));
     }
     // The two topics in the order the clarify prompt named them.
-    let named: Vec<&str> = log
-        .lines()
-        .filter_map(|l| l.split("play key=title/").nth(1)?.split_whitespace().next())
-        .collect();
+    let named: Vec<&str> = log.lines().filter_map(|l| l.split("play key=title/").nth(1)?.split_whitespace().next()).collect();
     let [_, second] = named.as_slice() else {
         return Err(format!("two topic titles expected in the clarify prompt: {log}"));
     };

@@ -97,8 +97,7 @@ fn barge_in(probs: &[f32], barge_in_ms: u64) -> (Option<u64>, Option<u64>) {
 #[test]
 fn false_and_true_barge_ins_with_silero() {
     let vad = SileroVad::load(&default_weights_path()).expect("Silero VAD weights (scripts/setup.sh fetches them)");
-    let noises: Vec<(String, Vec<f32>)> =
-        noise_set().into_iter().map(|(name, pcm)| (name, probabilities(&vad, &pcm).unwrap())).collect();
+    let noises: Vec<(String, Vec<f32>)> = noise_set().into_iter().map(|(name, pcm)| (name, probabilities(&vad, &pcm).unwrap())).collect();
     let dir = Path::new("/usr/share/asterisk/sounds/fr");
     let mut files: Vec<_> = std::fs::read_dir(dir).expect("asterisk-core-sounds-fr-wav").filter_map(Result::ok).map(|e| e.path()).collect();
     files.sort();
@@ -114,16 +113,27 @@ fn false_and_true_barge_ins_with_silero() {
     }
     // The default and shorter settings, to see the margin against false barge-ins.
     for barge_in_ms in [EndpointConfig::default().barge_in_ms, 160, 128] {
-        let false_hits: Vec<&str> =
-            noises.iter().filter(|(_, p)| barge_in(p, barge_in_ms).0.is_some()).map(|(n, _)| n.as_str()).collect();
-        let mut latencies: Vec<u64> =
-            speech.iter().filter_map(|p| match barge_in(p, barge_in_ms) { (Some(at), Some(onset)) => Some(at - onset), _ => None }).collect();
+        let false_hits: Vec<&str> = noises.iter().filter(|(_, p)| barge_in(p, barge_in_ms).0.is_some()).map(|(n, _)| n.as_str()).collect();
+        let mut latencies: Vec<u64> = speech
+            .iter()
+            .filter_map(|p| match barge_in(p, barge_in_ms) {
+                (Some(at), Some(onset)) => Some(at - onset),
+                _ => None,
+            })
+            .collect();
         latencies.sort();
         let detected = latencies.len();
         let pct = |q: usize| latencies.get((latencies.len() * q / 100).min(latencies.len().saturating_sub(1))).copied().unwrap_or(0);
         println!(
             "barge_in_ms {barge_in_ms}: false {}/{} noises {:?}; speech detected {}/{}; stop after first voiced frame p50 {} ms, p90 {} ms, max {} ms",
-            false_hits.len(), noises.len(), false_hits, detected, speech.len(), pct(50), pct(90), pct(100)
+            false_hits.len(),
+            noises.len(),
+            false_hits,
+            detected,
+            speech.len(),
+            pct(50),
+            pct(90),
+            pct(100)
         );
         assert!(false_hits.len() * 10 <= noises.len(), "more than 10 % false barge-ins: {false_hits:?}");
         assert!(speech.len() >= 20 && detected * 10 >= speech.len() * 9, "speech barge-ins {detected}/{}", speech.len());

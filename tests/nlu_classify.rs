@@ -11,12 +11,7 @@ fn repo() -> PathBuf {
 
 #[test]
 fn classify_writes_one_json_decision_per_line_quickly() {
-    let lines = [
-        "j'ai oublié mon mot de passe",
-        "je veux parler à un conseiller pour mon rsa",
-        "euh",
-        "je voudrais commander une pizza",
-    ];
+    let lines = ["j'ai oublié mon mot de passe", "je veux parler à un conseiller pour mon rsa", "euh", "je voudrais commander une pizza"];
     // 160 utterances, as many as an evaluation run.
     let input: String = (0..40).flat_map(|_| lines.iter()).map(|l| format!("{l}\n")).collect();
     let started = Instant::now();
@@ -45,8 +40,7 @@ fn classify_writes_one_json_decision_per_line_quickly() {
     let out = child.wait_with_output().expect("output");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let stdout = String::from_utf8(out.stdout).expect("utf-8");
-    let decisions: Vec<serde_json::Value> =
-        stdout.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+    let decisions: Vec<serde_json::Value> = stdout.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
     assert_eq!(decisions.len(), 160);
     assert_eq!(decisions[0]["text"], lines[0]);
     assert_eq!(decisions[0]["intent"], "mot-de-passe-oublie");
@@ -66,19 +60,11 @@ fn knowledge_check_reports_file_and_line_and_fails() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("catalog.tsv"), "slug\tchoix\nrsa\t2\n").expect("write");
     std::fs::write(dir.path().join("rsa.toml"), "slug = \"rsa\"\nflow = = 2\n").expect("write");
-    let out = Command::new(env!("CARGO_BIN_EXE_ivr"))
-        .args(["knowledge", "check", "--dir"])
-        .arg(dir.path())
-        .output()
-        .expect("run ivr");
+    let out = Command::new(env!("CARGO_BIN_EXE_ivr")).args(["knowledge", "check", "--dir"]).arg(dir.path()).output().expect("run ivr");
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("rsa.toml:2: "), "{stdout}");
 
-    let out = Command::new(env!("CARGO_BIN_EXE_ivr"))
-        .args(["knowledge", "check", "--dir"])
-        .arg(repo().join("knowledge"))
-        .output()
-        .expect("run ivr");
+    let out = Command::new(env!("CARGO_BIN_EXE_ivr")).args(["knowledge", "check", "--dir"]).arg(repo().join("knowledge")).output().expect("run ivr");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
 }

@@ -4,24 +4,65 @@
 
 /// Words that name a human on the line.
 const HUMAN: &[&str] = &[
-    "conseiller", "conseillere", "conseillers", "conseilleres", "agent", "agents", "operateur", "operatrice",
-    "operateurs", "humain", "humaine", "humains", "interlocuteur", "interlocutrice", "standardiste",
-    "telephoniste", "teleconseiller", "teleconseillere", "correspondant", "correspondante",
+    "conseiller",
+    "conseillere",
+    "conseillers",
+    "conseilleres",
+    "agent",
+    "agents",
+    "operateur",
+    "operatrice",
+    "operateurs",
+    "humain",
+    "humaine",
+    "humains",
+    "interlocuteur",
+    "interlocutrice",
+    "standardiste",
+    "telephoniste",
+    "teleconseiller",
+    "teleconseillere",
+    "correspondant",
+    "correspondante",
 ];
 
 /// Verbs and forms of asking to be put through.
 const ASK: &[&str] = &[
-    "parler", "parle", "discuter", "passer", "passez", "passe", "joindre", "contacter", "avoir", "mettre",
-    "mettez", "transferer", "transferez", "transfere", "veux", "voudrais", "voulais", "besoin", "souhaite",
-    "souhaiterais", "aimerais", "puis", "peux", "pourrais", "donnez", "appeler", "echanger", "faut",
+    "parler",
+    "parle",
+    "discuter",
+    "passer",
+    "passez",
+    "passe",
+    "joindre",
+    "contacter",
+    "avoir",
+    "mettre",
+    "mettez",
+    "transferer",
+    "transferez",
+    "transfere",
+    "veux",
+    "voudrais",
+    "voulais",
+    "besoin",
+    "souhaite",
+    "souhaiterais",
+    "aimerais",
+    "puis",
+    "peux",
+    "pourrais",
+    "donnez",
+    "appeler",
+    "echanger",
+    "faut",
 ];
 
 /// Where "personne" means a person rather than "nobody".
 fn is_person(tokens: &[String], i: usize) -> bool {
     let prev = i.checked_sub(1).map(|j| tokens[j].as_str());
     let next = tokens.get(i + 1).map(String::as_str);
-    matches!(prev, Some("une" | "vraie" | "vrai" | "reelle" | "autre"))
-        || matches!(next, Some("reelle" | "physique" | "humaine" | "vivante" | "en"))
+    matches!(prev, Some("une" | "vraie" | "vrai" | "reelle" | "autre")) || matches!(next, Some("reelle" | "physique" | "humaine" | "vivante" | "en"))
 }
 
 fn qualified(tokens: &[String], i: usize) -> bool {
@@ -33,8 +74,7 @@ fn qualified(tokens: &[String], i: usize) -> bool {
 /// "passez-moi quelqu'un", "avoir quelqu'un au téléphone" — but not "voir quelqu'un à
 /// l'agence" (an appointment) nor "je n'arrive pas à joindre quelqu'un" (a complaint).
 fn someone_on_the_line(tokens: &[String], i: usize) -> bool {
-    const PUT_THROUGH: &[&str] =
-        &["parler", "parle", "discuter", "passer", "passez", "passe", "mettez", "mettre", "transferer", "transferez", "echanger"];
+    const PUT_THROUGH: &[&str] = &["parler", "parle", "discuter", "passer", "passez", "passe", "mettez", "mettre", "transferer", "transferez", "echanger"];
     let on_phone = tokens[i..].iter().take(5).any(|t| matches!(t.as_str(), "telephone" | "ligne" | "bout"));
     window_has(tokens, i, 4, PUT_THROUGH) || (on_phone && window_has(tokens, i, 4, ASK))
 }
@@ -49,7 +89,9 @@ fn window_has(tokens: &[String], i: usize, before: usize, words: &[&str]) -> boo
 /// vous plaît" is a request even without a verb.
 pub fn asks_for_human(tokens: &[String], content_len: usize) -> bool {
     let has_ask = tokens.iter().any(|t| ASK.contains(&t.as_str()));
-    let talk = tokens.iter().any(|t| matches!(t.as_str(), "parler" | "parle" | "discuter" | "passer" | "passez" | "joindre" | "transferer" | "transferez" | "echanger"));
+    let talk = tokens
+        .iter()
+        .any(|t| matches!(t.as_str(), "parler" | "parle" | "discuter" | "passer" | "passez" | "joindre" | "transferer" | "transferez" | "echanger"));
     let appointment = tokens.iter().any(|t| t == "rdv");
     for (i, t) in tokens.iter().enumerate() {
         // "personne" and "quelqu'un" are everyday words: they name a human on the line

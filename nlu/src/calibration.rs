@@ -28,10 +28,7 @@ use std::fmt::Write as _;
 pub const N: usize = 11;
 
 /// Feature names, in order (for the fit report).
-pub const NAMES: [&str; N] = [
-    "top", "runner", "margin", "ratio", "coverage", "top_coverage", "none", "agent", "names_topic", "log_words",
-    "phonetic",
-];
+pub const NAMES: [&str; N] = ["top", "runner", "margin", "ratio", "coverage", "top_coverage", "none", "agent", "names_topic", "log_words", "phonetic"];
 
 /// Features of one ranking.
 pub type Features = [f32; N];
@@ -216,20 +213,20 @@ impl Default for Calibration {
 /// question for 42 % of the text questions the rules answered right directly, and one
 /// more unsafe answer. The spoken misses are transcripts with no topic word left.
 const FITTED: Calibration = Calibration {
-        top: Logistic {
-            mean: [0.5835, 0.3652, 0.2183, 0.6740, 0.9284, 0.7562, 0.1424, 0.0679, 0.6610, 1.4562, 0.5163],
-            scale: [0.3039, 0.1955, 0.2133, 0.2132, 0.1640, 0.2484, 0.1074, 0.0806, 0.4734, 0.3353, 0.3843],
-            weights: [0.3209, -0.1849, 0.6268, -0.4130, 0.0260, 0.8274, -0.3585, -0.1224, 0.2847, 0.3804, 0.5270],
-            bias: 1.7436,
-        },
-        runner: Logistic {
-            mean: [0.5835, 0.3652, 0.2183, 0.6740, 0.9284, 0.7562, 0.1424, 0.0679, 0.6610, 1.4562, 0.5163],
-            scale: [0.3039, 0.1955, 0.2133, 0.2132, 0.1640, 0.2484, 0.1074, 0.0806, 0.4734, 0.3353, 0.3843],
-            weights: [-0.1291, 0.4912, -0.6343, 0.3958, 0.1883, -0.4163, 0.1223, -0.0167, -0.2622, 0.1768, -0.1958],
-            bias: -2.9284,
-        },
-        costs: Costs { unsafe_answer: 8.0, clarify_turn: 0.3, refuse: 1.0 },
-    };
+    top: Logistic {
+        mean: [0.5835, 0.3652, 0.2183, 0.6740, 0.9284, 0.7562, 0.1424, 0.0679, 0.6610, 1.4562, 0.5163],
+        scale: [0.3039, 0.1955, 0.2133, 0.2132, 0.1640, 0.2484, 0.1074, 0.0806, 0.4734, 0.3353, 0.3843],
+        weights: [0.3209, -0.1849, 0.6268, -0.4130, 0.0260, 0.8274, -0.3585, -0.1224, 0.2847, 0.3804, 0.5270],
+        bias: 1.7436,
+    },
+    runner: Logistic {
+        mean: [0.5835, 0.3652, 0.2183, 0.6740, 0.9284, 0.7562, 0.1424, 0.0679, 0.6610, 1.4562, 0.5163],
+        scale: [0.3039, 0.1955, 0.2133, 0.2132, 0.1640, 0.2484, 0.1074, 0.0806, 0.4734, 0.3353, 0.3843],
+        weights: [-0.1291, 0.4912, -0.6343, 0.3958, 0.1883, -0.4163, 0.1223, -0.0167, -0.2622, 0.1768, -0.1958],
+        bias: -2.9284,
+    },
+    costs: Costs { unsafe_answer: 8.0, clarify_turn: 0.3, refuse: 1.0 },
+};
 
 /// Outcome counts of a decision over labelled samples.
 #[derive(Debug, Default, Clone, Copy)]
@@ -282,8 +279,13 @@ impl Tally {
 pub fn fit_report(samples: &[(usize, Sample)]) -> String {
     let usable: Vec<&(usize, Sample)> = samples.iter().filter(|(_, s)| s.top.is_some()).collect();
     let mut out = String::new();
-    let _ = writeln!(out, "calibration fit: {} samples ({} with the top topic right, {} out of scope)", usable.len(),
-        usable.iter().filter(|(_, s)| s.top_right).count(), usable.iter().filter(|(_, s)| s.special).count());
+    let _ = writeln!(
+        out,
+        "calibration fit: {} samples ({} with the top topic right, {} out of scope)",
+        usable.len(),
+        usable.iter().filter(|(_, s)| s.top_right).count(),
+        usable.iter().filter(|(_, s)| s.special).count()
+    );
     for (unsafe_cost, clarify_turn) in [(3.0f32, 0.3f32), (5.0, 0.3), (8.0, 0.3), (5.0, 0.5), (5.0, 0.7), (8.0, 0.7)] {
         let costs = Costs { unsafe_answer: unsafe_cost, clarify_turn, refuse: 1.0 };
         let mut tally = Tally::default();

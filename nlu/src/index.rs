@@ -15,9 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, TermQuery};
-use tantivy::schema::{
-    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions,
-};
+use tantivy::schema::{Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions};
 use tantivy::tokenizer::{TextAnalyzer, WhitespaceTokenizer};
 use tantivy::{Index, IndexReader, TantivyDocument, Term};
 
@@ -47,14 +45,8 @@ pub enum FieldKind {
     Phonetic,
 }
 
-pub const FIELD_KINDS: [FieldKind; 6] = [
-    FieldKind::ExampleWords,
-    FieldKind::IntentWords,
-    FieldKind::ExampleGrams,
-    FieldKind::Meta,
-    FieldKind::Answer,
-    FieldKind::Phonetic,
-];
+pub const FIELD_KINDS: [FieldKind; 6] =
+    [FieldKind::ExampleWords, FieldKind::IntentWords, FieldKind::ExampleGrams, FieldKind::Meta, FieldKind::Answer, FieldKind::Phonetic];
 
 /// Normalised scores (0 ≈ nothing in common, ~1 = every query term matched) of one intent.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -126,9 +118,7 @@ impl std::fmt::Debug for IntentIndex {
 }
 
 fn text_field(schema: &mut tantivy::schema::SchemaBuilder, name: &str) -> Field {
-    let indexing = TextFieldIndexing::default()
-        .set_tokenizer(TOKENIZER)
-        .set_index_option(IndexRecordOption::WithFreqs);
+    let indexing = TextFieldIndexing::default().set_tokenizer(TOKENIZER).set_index_option(IndexRecordOption::WithFreqs);
     schema.add_text_field(name, TextOptions::default().set_indexing_options(indexing))
 }
 
@@ -154,10 +144,10 @@ impl IntentIndex {
         let mut intents = Vec::new();
         let mut docs_with: HashMap<FieldKind, u64> = HashMap::new();
         let add_examples = |writer: &mut tantivy::IndexWriter<TantivyDocument>,
-                                docs_with: &mut HashMap<FieldKind, u64>,
-                                id: u64,
-                                examples: &[String],
-                                extra: &[&str]|
+                            docs_with: &mut HashMap<FieldKind, u64>,
+                            id: u64,
+                            examples: &[String],
+                            extra: &[&str]|
          -> Result<(), IndexError> {
             let mut all = Vec::new();
             let mut phon = Vec::new();
@@ -201,10 +191,7 @@ impl IntentIndex {
             let mut extra: Vec<&str> = vec![t.title.as_str()];
             extra.extend(t.keywords.iter().map(String::as_str));
             add_examples(&mut writer, &mut docs_with, id, &t.examples, &extra)?;
-            let meta_text = std::iter::once(t.title.as_str())
-                .chain(t.keywords.iter().map(String::as_str))
-                .collect::<Vec<_>>()
-                .join(" . ");
+            let meta_text = std::iter::once(t.title.as_str()).chain(t.keywords.iter().map(String::as_str)).collect::<Vec<_>>().join(" . ");
             let mut doc = TantivyDocument::default();
             doc.add_u64(fields.intent, id);
             doc.add_text(fields.meta, analyzer.analyze(&meta_text).stems.join(" "));
@@ -273,12 +260,7 @@ impl IntentIndex {
             let query = BooleanQuery::new(clauses);
             let hits = searcher.search(&query, &TopDocs::with_limit(150))?;
             for (score, addr) in hits {
-                let id = self
-                    .doc_intents
-                    .get(addr.segment_ord as usize)
-                    .and_then(|s| s.get(addr.doc_id as usize))
-                    .copied()
-                    .unwrap_or(u32::MAX) as usize;
+                let id = self.doc_intents.get(addr.segment_ord as usize).and_then(|s| s.get(addr.doc_id as usize)).copied().unwrap_or(u32::MAX) as usize;
                 if id >= self.intents.len() {
                     continue;
                 }

@@ -42,5 +42,5 @@ pub mod vocabulary;
 #[cfg(test)]
 mod matcher_tests;
 
-pub use matcher::{AGENT, BuildOptions, Decision, Matcher, NONE, RunnerUp, Thresholds, Weights};
+pub use matcher::{BuildOptions, Decision, Matcher, RunnerUp, Thresholds, Weights, AGENT, NONE};
 pub use shared::{ReloadError, SharedMatcher};

@@ -18,8 +18,8 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 
 use crate::agent::asks_for_human;
-use crate::calibration::{Calibration, Choice, Features, Sample};
 use crate::analysis::{Analyzed, Analyzer};
+use crate::calibration::{Calibration, Choice, Features, Sample};
 use crate::index::{FieldScores, IndexError, IntentIndex};
 use crate::knowledge::{Action, KnowledgeBase};
 
@@ -224,18 +224,12 @@ impl Matcher {
     pub fn rank(&self, text: &str) -> Result<Ranking, MatchError> {
         let analyzed = self.analyzer.analyze(text);
         let known = analyzed.surface_stems.iter().filter(|s| knows(&self.vocabulary, s)).count();
-        let coverage =
-            if analyzed.surface_stems.is_empty() { 0.0 } else { known as f32 / analyzed.surface_stems.len() as f32 };
+        let coverage = if analyzed.surface_stems.is_empty() { 0.0 } else { known as f32 / analyzed.surface_stems.len() as f32 };
         let human = asks_for_human(&analyzed.tokens, analyzed.stems.len());
         let scores = self.index.score(&analyzed)?;
         let names = self.index.intents();
-        let meta_hit = scores
-            .iter()
-            .filter(|(_, s)| s.meta > 0.0)
-            .max_by(|a, b| a.1.meta.total_cmp(&b.1.meta))
-            .map(|(id, _)| names[*id].clone());
-        let mut ranked: Vec<(String, f32)> =
-            scores.iter().map(|(id, s)| (names[*id].clone(), self.weights.combine(s, self.phonetic))).collect();
+        let meta_hit = scores.iter().filter(|(_, s)| s.meta > 0.0).max_by(|a, b| a.1.meta.total_cmp(&b.1.meta)).map(|(id, _)| names[*id].clone());
+        let mut ranked: Vec<(String, f32)> = scores.iter().map(|(id, s)| (names[*id].clone(), self.weights.combine(s, self.phonetic))).collect();
         ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         let phonetic = ranked
             .iter()
@@ -309,12 +303,7 @@ impl Matcher {
         let topics: Vec<&(String, f32)> = r.ranked.iter().filter(|(i, _)| !i.starts_with('@')).collect();
         let special = |name: &str| r.ranked.iter().find(|(i, _)| i == name).map(|x| x.1).unwrap_or(0.0);
         let top = topics.first().map(|(i, s)| (i.clone(), *s));
-        let runner = |skip: &str| {
-            topics
-                .iter()
-                .find(|(i, _)| i != skip)
-                .map(|(i, s)| RunnerUp { intent: i.clone(), score: *s })
-        };
+        let runner = |skip: &str| topics.iter().find(|(i, _)| i != skip).map(|(i, s)| RunnerUp { intent: i.clone(), score: *s });
         let make = |intent: &str, score: f32, action: &str, runner_up: Option<RunnerUp>| Decision {
             text: text.to_string(),
             intent: intent.to_string(),
@@ -364,11 +353,7 @@ impl Matcher {
                 Choice::Refuse => make(NONE, 1.0 - score, "fallback", top_runner()),
             };
         }
-        if score < th.min_score
-            || r.coverage < th.min_coverage
-            || r.top_coverage < th.min_top_coverage
-            || !names_topic
-        {
+        if score < th.min_score || r.coverage < th.min_coverage || r.top_coverage < th.min_top_coverage || !names_topic {
             return make(NONE, 1.0 - score, "fallback", top_runner());
         }
         let runner_up = runner(&slug);

@@ -4,7 +4,7 @@
 use std::fs;
 
 use crate::knowledge::KnowledgeBase;
-use crate::{AGENT, Matcher, NONE, SharedMatcher};
+use crate::{Matcher, SharedMatcher, AGENT, NONE};
 
 fn topic(slug: &str, title: &str, action: &str, keywords: &[&str], examples: &[&str], answer: &str) -> String {
     let q = |v: &[&str]| v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
@@ -21,48 +21,148 @@ pub(crate) fn fixture() -> tempfile::TempDir {
     let d = dir.path();
     fs::create_dir_all(d.join("_intents")).unwrap();
     let files = [
-        ("mot-de-passe-oublie", topic("mot-de-passe-oublie", "Mot de passe oublié", "answer",
-            &["mot de passe", "code confidentiel", "identifiant", "connexion"],
-            &["j'ai perdu mon mot de passe", "je ne me souviens plus de mon code confidentiel",
-              "comment réinitialiser mon mot de passe sur caf point f r", "mot de passe oublié",
-              "je n'arrive pas à me connecter j'ai oublié le code", "il faut un nouveau mot de passe"],
-            "Sur caf point f r, choisissez mot de passe oublié. Un code vous est envoyé par courriel.")),
-        ("rsa", topic("rsa", "Le RSA", "answer", &["rsa", "revenu de solidarité active"],
-            &["comment toucher le r s a", "je voudrais demander le revenu de solidarité active",
-              "j'ai droit au rsa", "le air ès a c'est pour qui", "je n'ai plus de ressources quelle aide",
-              "conditions du rsa"],
-            "Le revenu de solidarité active complète des ressources faibles. Faites la demande sur caf point f r.")),
-        ("aide-logement", topic("aide-logement", "Aide au logement", "answer", &["apl", "loyer", "aide au logement"],
-            &["comment avoir l'apl", "je loue un studio est-ce que j'ai droit à une aide",
-              "aide pour payer mon loyer", "la a p l c'est quoi", "demander l'allocation logement",
-              "aide personnalisée au logement conditions"],
-            "Les aides au logement aident à payer le loyer. Faites une simulation puis la demande en ligne.")),
-        ("prendre-rendez-vous", topic("prendre-rendez-vous", "Prendre rendez-vous", "answer", &["rendez-vous", "agence"],
-            &["je voudrais un rendez-vous", "prendre rdv avec la caf", "comment avoir un rendez vous à l'accueil",
-              "rencontrer quelqu'un en agence", "réserver un créneau", "un rendez-vous avec un conseiller en agence"],
-            "Prenez rendez-vous dans votre espace Mon Compte, rubrique rendez-vous.")),
-        ("horaires-3230", topic("horaires-3230", "Le 3230", "answer", &["3230", "horaires", "gratuit"],
-            &["à quelle heure vous ouvrez", "le 3230 est-il gratuit", "quels sont vos horaires",
-              "combien coûte l'appel", "le numéro trente deux trente", "vous êtes ouverts quand"],
-            "Le 3230 répond du lundi au vendredi. L'appel est gratuit.")),
-        ("aide-urgence-violences", topic("aide-urgence-violences", "Violences conjugales", "transfer",
-            &["violences", "3919"],
-            &["mon mari me frappe", "je suis victime de violences conjugales", "aide d'urgence violences",
-              "je dois fuir mon conjoint violent", "violences dans le couple", "j'ai peur de mon compagnon"],
-            "En danger, appelez le 17. Le 3919 écoute les victimes. Je vous passe un conseiller.")),
+        (
+            "mot-de-passe-oublie",
+            topic(
+                "mot-de-passe-oublie",
+                "Mot de passe oublié",
+                "answer",
+                &["mot de passe", "code confidentiel", "identifiant", "connexion"],
+                &[
+                    "j'ai perdu mon mot de passe",
+                    "je ne me souviens plus de mon code confidentiel",
+                    "comment réinitialiser mon mot de passe sur caf point f r",
+                    "mot de passe oublié",
+                    "je n'arrive pas à me connecter j'ai oublié le code",
+                    "il faut un nouveau mot de passe",
+                ],
+                "Sur caf point f r, choisissez mot de passe oublié. Un code vous est envoyé par courriel.",
+            ),
+        ),
+        (
+            "rsa",
+            topic(
+                "rsa",
+                "Le RSA",
+                "answer",
+                &["rsa", "revenu de solidarité active"],
+                &[
+                    "comment toucher le r s a",
+                    "je voudrais demander le revenu de solidarité active",
+                    "j'ai droit au rsa",
+                    "le air ès a c'est pour qui",
+                    "je n'ai plus de ressources quelle aide",
+                    "conditions du rsa",
+                ],
+                "Le revenu de solidarité active complète des ressources faibles. Faites la demande sur caf point f r.",
+            ),
+        ),
+        (
+            "aide-logement",
+            topic(
+                "aide-logement",
+                "Aide au logement",
+                "answer",
+                &["apl", "loyer", "aide au logement"],
+                &[
+                    "comment avoir l'apl",
+                    "je loue un studio est-ce que j'ai droit à une aide",
+                    "aide pour payer mon loyer",
+                    "la a p l c'est quoi",
+                    "demander l'allocation logement",
+                    "aide personnalisée au logement conditions",
+                ],
+                "Les aides au logement aident à payer le loyer. Faites une simulation puis la demande en ligne.",
+            ),
+        ),
+        (
+            "prendre-rendez-vous",
+            topic(
+                "prendre-rendez-vous",
+                "Prendre rendez-vous",
+                "answer",
+                &["rendez-vous", "agence"],
+                &[
+                    "je voudrais un rendez-vous",
+                    "prendre rdv avec la caf",
+                    "comment avoir un rendez vous à l'accueil",
+                    "rencontrer quelqu'un en agence",
+                    "réserver un créneau",
+                    "un rendez-vous avec un conseiller en agence",
+                ],
+                "Prenez rendez-vous dans votre espace Mon Compte, rubrique rendez-vous.",
+            ),
+        ),
+        (
+            "horaires-3230",
+            topic(
+                "horaires-3230",
+                "Le 3230",
+                "answer",
+                &["3230", "horaires", "gratuit"],
+                &[
+                    "à quelle heure vous ouvrez",
+                    "le 3230 est-il gratuit",
+                    "quels sont vos horaires",
+                    "combien coûte l'appel",
+                    "le numéro trente deux trente",
+                    "vous êtes ouverts quand",
+                ],
+                "Le 3230 répond du lundi au vendredi. L'appel est gratuit.",
+            ),
+        ),
+        (
+            "aide-urgence-violences",
+            topic(
+                "aide-urgence-violences",
+                "Violences conjugales",
+                "transfer",
+                &["violences", "3919"],
+                &[
+                    "mon mari me frappe",
+                    "je suis victime de violences conjugales",
+                    "aide d'urgence violences",
+                    "je dois fuir mon conjoint violent",
+                    "violences dans le couple",
+                    "j'ai peur de mon compagnon",
+                ],
+                "En danger, appelez le 17. Le 3919 écoute les victimes. Je vous passe un conseiller.",
+            ),
+        ),
     ];
     for (slug, text) in files {
         fs::write(d.join(format!("{slug}.toml")), text).unwrap();
     }
     let q = |v: &[&str]| v.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>().join(", ");
-    fs::write(d.join("_intents/agent.toml"), format!("intent = \"@agent\"\nexamples = [{}]\n", q(&[
-        "je veux parler à un conseiller", "passez moi un agent", "un humain s'il vous plaît",
-        "je voudrais avoir quelqu'un au téléphone", "mettez-moi en relation avec une personne",
-    ]))).unwrap();
-    fs::write(d.join("_intents/none.toml"), format!("intent = \"@none\"\nexamples = [{}]\n", q(&[
-        "je voudrais renouveler ma carte vitale", "ma déclaration d'impôts", "quel temps fait-il",
-        "je cherche un emploi à pôle emploi", "ma retraite complémentaire", "allô allô",
-    ]))).unwrap();
+    fs::write(
+        d.join("_intents/agent.toml"),
+        format!(
+            "intent = \"@agent\"\nexamples = [{}]\n",
+            q(&[
+                "je veux parler à un conseiller",
+                "passez moi un agent",
+                "un humain s'il vous plaît",
+                "je voudrais avoir quelqu'un au téléphone",
+                "mettez-moi en relation avec une personne",
+            ])
+        ),
+    )
+    .unwrap();
+    fs::write(
+        d.join("_intents/none.toml"),
+        format!(
+            "intent = \"@none\"\nexamples = [{}]\n",
+            q(&[
+                "je voudrais renouveler ma carte vitale",
+                "ma déclaration d'impôts",
+                "quel temps fait-il",
+                "je cherche un emploi à pôle emploi",
+                "ma retraite complémentaire",
+                "allô allô",
+            ])
+        ),
+    )
+    .unwrap();
     fs::write(d.join("catalog.tsv"), "slug\tchoix\n").unwrap();
     dir
 }

@@ -62,7 +62,13 @@ fn is_vowel(c: char) -> bool {
 pub fn key(word: &str) -> String {
     let w: Vec<char> = word.chars().collect();
     let n = w.len();
-    let at = |i: usize| -> char { if i < n { w[i] } else { '\0' } };
+    let at = |i: usize| -> char {
+        if i < n {
+            w[i]
+        } else {
+            '\0'
+        }
+    };
     let starts = |i: usize, s: &str| -> bool { s.chars().enumerate().all(|(k, c)| at(i + k) == c) };
     // A nasal vowel: the vowel letters at i (len l) then n/m not followed by a vowel or n/m.
     let nasal = |i: usize, l: usize| -> bool {
@@ -91,9 +97,7 @@ pub fn key(word: &str) -> String {
             ("iE", 3)
         } else if (starts(i, "an") || starts(i, "am") || starts(i, "en") || starts(i, "em")) && nasal(i, 1) {
             ("A", 2)
-        } else if (starts(i, "in") || starts(i, "im") || starts(i, "yn") || starts(i, "ym") || starts(i, "un") || starts(i, "um"))
-            && nasal(i, 1)
-        {
+        } else if (starts(i, "in") || starts(i, "im") || starts(i, "yn") || starts(i, "ym") || starts(i, "un") || starts(i, "um")) && nasal(i, 1) {
             ("E", 2)
         } else if (starts(i, "on") || starts(i, "om")) && nasal(i, 1) {
             ("O", 2)

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use nlu::knowledge::{KnowledgeBase, Prompts, utc_date};
+use nlu::knowledge::{utc_date, KnowledgeBase, Prompts};
 
 #[test]
 fn committed_content_passes_the_checker() {

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 
 use nlu::knowledge::KnowledgeBase;
-use nlu::{AGENT, Matcher};
+use nlu::{Matcher, AGENT};
 
 const OUT_OF_SCOPE: &[&str] = &[
     "j'aimerais connaître le solde de mon livret a",

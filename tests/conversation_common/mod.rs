@@ -155,7 +155,15 @@ pub fn write_pcap_from(path: &Path, speech: &[i16], lead_ms: u32, tail_ms: u32, 
     samples.extend_from_slice(speech);
     samples.extend(std::iter::repeat_n(0i16, (tail_ms * 8) as usize));
     let mut out = Vec::new();
-    for v in [0xa1b2c3d4u32.to_le_bytes().as_slice(), &2u16.to_le_bytes(), &4u16.to_le_bytes(), &0i32.to_le_bytes(), &0u32.to_le_bytes(), &65535u32.to_le_bytes(), &1u32.to_le_bytes()] {
+    for v in [
+        0xa1b2c3d4u32.to_le_bytes().as_slice(),
+        &2u16.to_le_bytes(),
+        &4u16.to_le_bytes(),
+        &0i32.to_le_bytes(),
+        &0u32.to_le_bytes(),
+        &65535u32.to_le_bytes(),
+        &1u32.to_le_bytes(),
+    ] {
         out.extend_from_slice(v);
     }
     for (i, frame) in samples.chunks(160).enumerate() {
@@ -200,7 +208,10 @@ pub enum Step {
     Key(char),
     /// Expect the bot's REFER whose `header` matches `regexp`, accept it, report success,
     /// then expect the bot's BYE (the call ends there).
-    ExpectRefer { header: &'static str, regexp: String },
+    ExpectRefer {
+        header: &'static str,
+        regexp: String,
+    },
     /// As `ExpectRefer`, with every (header, regexp) checked on the one REFER.
     ExpectReferHeaders(Vec<(&'static str, String)>),
     /// Expect the bot's BYE (the call ends there).

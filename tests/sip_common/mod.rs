@@ -66,9 +66,8 @@ impl Server {
     /// (VmRSS, VmHWM) of the server process in KiB: resident now, and its peak.
     pub fn rss_kib(&self) -> (u64, u64) {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap_or_default();
-        let field = |name: &str| {
-            status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse().ok()).unwrap_or(0)
-        };
+        let field =
+            |name: &str| status.lines().find_map(|l| l.strip_prefix(name)).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse().ok()).unwrap_or(0);
         (field("VmRSS:"), field("VmHWM:"))
     }
 
@@ -113,8 +112,7 @@ pub struct SippRun {
 pub fn sipp(server: &Server, name: &str, extra: &[&str], limit: Duration) -> SippRun {
     let mut args = vec!["-trace_msg"];
     args.extend_from_slice(extra);
-    let (success, logs) =
-        sipp_run::run_sipp(server.port, &scenario(name), &args, limit, &["errors.log", "messages.log"]);
+    let (success, logs) = sipp_run::run_sipp(server.port, &scenario(name), &args, limit, &["errors.log", "messages.log"]);
     let mut output = String::new();
     for (name, content) in logs {
         output.push_str(&format!("--- {name}\n"));

@@ -11,20 +11,11 @@ use std::process::{Child, Command, Stdio};
 /// SIP port it announced.
 pub fn spawn(mut cmd: Command, log: &Path) -> (Child, u16) {
     let log_file = std::fs::File::create(log).expect("log file");
-    let mut child = cmd
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log_file))
-        .spawn()
-        .expect("spawn ivr serve");
+    let mut child = cmd.env("NO_COLOR", "1").stdout(Stdio::piped()).stderr(Stdio::from(log_file)).spawn().expect("spawn ivr serve");
     let stdout = child.stdout.take().expect("stdout");
     let mut line = String::new();
     let _ = BufReader::new(stdout).read_line(&mut line);
-    let port = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("sip="))
-        .and_then(|a| a.rsplit(':').next())
-        .and_then(|p| p.parse().ok());
+    let port = line.split_whitespace().find_map(|w| w.strip_prefix("sip=")).and_then(|a| a.rsplit(':').next()).and_then(|p| p.parse().ok());
     let Some(port) = port else {
         let _ = child.kill();
         let _ = child.wait();

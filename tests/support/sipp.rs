@@ -15,13 +15,7 @@ pub fn free_udp_port() -> u16 {
 /// Runs `scenario` once against `127.0.0.1:server_port` with `extra` SIPp arguments.
 /// Returns whether SIPp exited successfully in time, and the (name, content) of its
 /// log files whose names end with one of `log_suffixes`.
-pub fn run_sipp(
-    server_port: u16,
-    scenario: &Path,
-    extra: &[&str],
-    limit: Duration,
-    log_suffixes: &[&str],
-) -> (bool, Vec<(String, String)>) {
+pub fn run_sipp(server_port: u16, scenario: &Path, extra: &[&str], limit: Duration, log_suffixes: &[&str]) -> (bool, Vec<(String, String)>) {
     let dir = tempfile::tempdir().expect("tempdir");
     let sip_port = free_udp_port().to_string();
     let media_port = (free_udp_port() & !1).to_string();

@@ -62,12 +62,7 @@ pub fn identify_caller(from: &str, asserted: Option<&str>, privacy: Option<&str>
 }
 
 fn privacy_withholds(privacy: Option<&str>) -> bool {
-    privacy.is_some_and(|p| {
-        p.to_ascii_lowercase()
-            .split(';')
-            .map(str::trim)
-            .any(|t| t == "id" || t == "user" || t == "header")
-    })
+    privacy.is_some_and(|p| p.to_ascii_lowercase().split(';').map(str::trim).any(|t| t == "id" || t == "user" || t == "header"))
 }
 
 /// Splits a header value at the commas that separate values, not those inside <…> or "…".
@@ -112,10 +107,7 @@ pub fn normalize_e164(uri: &str) -> Option<E164> {
     let user = s.split('@').next().unwrap_or("");
     let user = user.split(';').next().unwrap_or("");
     let lowered = user.trim().to_ascii_lowercase();
-    if matches!(
-        lowered.as_str(),
-        "" | "anonymous" | "unknown" | "restricted" | "private" | "unavailable"
-    ) {
+    if matches!(lowered.as_str(), "" | "anonymous" | "unknown" | "restricted" | "private" | "unavailable") {
         return None;
     }
     let plus = user.trim_start().starts_with('+');
@@ -170,25 +162,13 @@ mod tests {
 
     #[test]
     fn anonymous_and_privacy_are_withheld() {
-        assert_eq!(
-            parse_caller("sip:anonymous@anonymous.invalid", None),
-            CallerNumber::Withheld
-        );
-        assert_eq!(
-            parse_caller("\"Anonymous\" <sip:Anonymous@x>", None),
-            CallerNumber::Withheld
-        );
+        assert_eq!(parse_caller("sip:anonymous@anonymous.invalid", None), CallerNumber::Withheld);
+        assert_eq!(parse_caller("\"Anonymous\" <sip:Anonymous@x>", None), CallerNumber::Withheld);
         assert_eq!(parse_caller("", None), CallerNumber::Withheld);
         assert_eq!(parse_caller("sip:@host", None), CallerNumber::Withheld);
         assert_eq!(parse_caller("sip:bob@host", None), CallerNumber::Withheld);
-        assert_eq!(
-            parse_caller("sip:+33612345678@x", Some("id")),
-            CallerNumber::Withheld
-        );
-        assert_eq!(
-            parse_caller("sip:+33612345678@x", Some("none")),
-            CallerNumber::Number(E164("+33612345678".into()))
-        );
+        assert_eq!(parse_caller("sip:+33612345678@x", Some("id")), CallerNumber::Withheld);
+        assert_eq!(parse_caller("sip:+33612345678@x", Some("none")), CallerNumber::Number(E164("+33612345678".into())));
     }
 
     #[test]
@@ -200,10 +180,7 @@ mod tests {
         // Two values: the first that reads as a number.
         assert_eq!(identify_caller(from, Some("\"Jean, D\" <sip:jean@x>, <tel:+33612345678>"), None), want);
         // No usable PAI: From.
-        assert_eq!(
-            identify_caller(from, Some("<sip:anonymous@x>"), None),
-            CallerNumber::Number(E164("+33140000000".into()))
-        );
+        assert_eq!(identify_caller(from, Some("<sip:anonymous@x>"), None), CallerNumber::Number(E164("+33140000000".into())));
         assert_eq!(identify_caller(from, None, None), CallerNumber::Number(E164("+33140000000".into())));
         // Privacy: id withholds whatever is asserted.
         assert_eq!(identify_caller(from, Some("<tel:+33612345678>"), Some("id")), CallerNumber::Withheld);

@@ -58,8 +58,7 @@ impl AccountingConfig {
     /// Reads the `[accounting]` table of a TOML configuration file (other tables are ignored;
     /// a missing table gives the defaults).
     pub fn from_toml_file(path: &std::path::Path) -> Result<AccountingConfig, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError::Read(path.display().to_string(), e))?;
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read(path.display().to_string(), e))?;
         Self::from_toml(&text)
     }
 
@@ -100,13 +99,7 @@ mod tests {
         assert!(c.sc32.withheld_productive);
         assert_eq!(c.close_at, NaiveTime::from_hms_opt(4, 30, 0).unwrap());
         assert_eq!(c.transcript_retention_days, 30);
-        assert!(
-            AccountingConfig::from_toml("[accounting]\nheard = 1").is_err(),
-            "typos are refused"
-        );
-        assert_eq!(
-            AccountingConfig::from_toml("").unwrap(),
-            AccountingConfig::default()
-        );
+        assert!(AccountingConfig::from_toml("[accounting]\nheard = 1").is_err(), "typos are refused");
+        assert_eq!(AccountingConfig::from_toml("").unwrap(), AccountingConfig::default());
     }
 }

@@ -29,13 +29,7 @@ pub struct CloseSummary {
 /// as lost, then every call's final outcome is stored with `rule`. Closing again recomputes
 /// (useful after a late record), still with the rule given. Fails with `DayBusy` while a
 /// call of that day may still be running.
-pub async fn close_day(
-    store: &Store,
-    rule: &Sc32Rule,
-    day: NaiveDate,
-    now: DateTime<Utc>,
-    open_call_timeout: Duration,
-) -> Result<CloseSummary> {
+pub async fn close_day(store: &Store, rule: &Sc32Rule, day: NaiveDate, now: DateTime<Utc>, open_call_timeout: Duration) -> Result<CloseSummary> {
     let mut lost = Vec::new();
     let mut busy = 0;
     for events in store.open_calls(day).await? {
@@ -65,9 +59,7 @@ pub async fn close_day(
     }
     let records = store.records(day, day, false).await?;
     let outcomes: Vec<Outcome> = rule.evaluate_day(&records);
-    store
-        .store_closed_day(day, now.timestamp_millis(), rule, &outcomes)
-        .await?;
+    store.store_closed_day(day, now.timestamp_millis(), rule, &outcomes).await?;
     let summary = CloseSummary {
         day,
         calls: records.len(),
@@ -101,27 +93,18 @@ pub struct PurgeSummary {
 /// Applies retention at `now`: transcripts older than `transcript_retention_days`, records
 /// older than `record_retention_days` (if set), and pseudonym keys of days closed more than
 /// `key_grace_s` ago. Logs one line with what it did.
-pub async fn purge(
-    store: &Store,
-    cfg: &AccountingConfig,
-    now: DateTime<Utc>,
-) -> Result<PurgeSummary> {
+pub async fn purge(store: &Store, cfg: &AccountingConfig, now: DateTime<Utc>) -> Result<PurgeSummary> {
     let today = paris_day(now);
     let mut s = PurgeSummary::default();
     let cut = today - chrono::Days::new(u64::from(cfg.transcript_retention_days));
     s.transcripts_deleted = store.delete_transcripts_before(cut).await?;
     if let Some(days) = cfg.record_retention_days {
-        s.records_deleted = store
-            .delete_records_before(today - chrono::Days::new(u64::from(days)))
-            .await?;
+        s.records_deleted = store.delete_records_before(today - chrono::Days::new(u64::from(days))).await?;
     }
     s.requests_purged = store.purge_requests(cfg.requests, now).await?;
     s.audit_deleted = store.purge_audit(now).await?;
     let grace_ms = i64::try_from(cfg.key_grace_s.saturating_mul(1000)).unwrap_or(i64::MAX);
-    for day in store
-        .days_closed_before(now.timestamp_millis().saturating_sub(grace_ms))
-        .await?
-    {
+    for day in store.days_closed_before(now.timestamp_millis().saturating_sub(grace_ms)).await? {
         if store.destroy_day_key(day, now.timestamp_millis()).await? {
             s.keys_destroyed += 1;
         }
@@ -147,11 +130,7 @@ pub fn next_close(now: DateTime<Utc>, close_at: NaiveTime) -> DateTime<Utc> {
         let local = Paris
             .from_local_datetime(&d.and_time(close_at))
             .earliest()
-            .or_else(|| {
-                Paris
-                    .from_local_datetime(&(d.and_time(close_at) + chrono::Duration::hours(1)))
-                    .earliest()
-            });
+            .or_else(|| Paris.from_local_datetime(&(d.and_time(close_at) + chrono::Duration::hours(1))).earliest());
         if let Some(t) = local.map(|t| t.with_timezone(&Utc)) {
             if t >= now {
                 return t;
@@ -162,11 +141,7 @@ pub fn next_close(now: DateTime<Utc>, close_at: NaiveTime) -> DateTime<Utc> {
 }
 
 /// What the scheduled job does: close every past day not closed yet, then purge.
-pub async fn close_pending_and_purge(
-    store: &Store,
-    cfg: &AccountingConfig,
-    now: DateTime<Utc>,
-) -> Result<Vec<CloseSummary>> {
+pub async fn close_pending_and_purge(store: &Store, cfg: &AccountingConfig, now: DateTime<Utc>) -> Result<Vec<CloseSummary>> {
     let mut closed = Vec::new();
     let timeout = Duration::from_secs(cfg.open_call_timeout_s);
     for day in store.unclosed_days_before(paris_day(now)).await? {
@@ -209,22 +184,13 @@ mod tests {
         let at3 = NaiveTime::from_hms_opt(3, 0, 0).unwrap();
         // Winter: 03:00 Paris = 02:00 UTC.
         let now = Utc.with_ymd_and_hms(2026, 1, 10, 12, 0, 0).unwrap();
-        assert_eq!(
-            next_close(now, at3),
-            Utc.with_ymd_and_hms(2026, 1, 11, 2, 0, 0).unwrap()
-        );
+        assert_eq!(next_close(now, at3), Utc.with_ymd_and_hms(2026, 1, 11, 2, 0, 0).unwrap());
         // Summer: 03:00 Paris = 01:00 UTC, same day if still ahead.
         let now = Utc.with_ymd_and_hms(2026, 7, 10, 0, 30, 0).unwrap();
-        assert_eq!(
-            next_close(now, at3),
-            Utc.with_ymd_and_hms(2026, 7, 10, 1, 0, 0).unwrap()
-        );
+        assert_eq!(next_close(now, at3), Utc.with_ymd_and_hms(2026, 7, 10, 1, 0, 0).unwrap());
         // 2026-03-29 02:30 Paris does not exist: 03:30 local (01:30 UTC) instead.
         let t = NaiveTime::from_hms_opt(2, 30, 0).unwrap();
         let now = Utc.with_ymd_and_hms(2026, 3, 28, 23, 30, 0).unwrap();
-        assert_eq!(
-            next_close(now, t),
-            Utc.with_ymd_and_hms(2026, 3, 29, 1, 30, 0).unwrap()
-        );
+        assert_eq!(next_close(now, t), Utc.with_ymd_and_hms(2026, 3, 29, 1, 30, 0).unwrap());
     }
 }

@@ -118,10 +118,6 @@ pub struct Event {
 
 impl Event {
     pub fn new(call_id: impl Into<String>, at: DateTime<Utc>, kind: EventKind) -> Event {
-        Event {
-            call_id: call_id.into(),
-            at,
-            kind,
-        }
+        Event { call_id: call_id.into(), at, kind }
     }
 }

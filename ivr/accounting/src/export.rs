@@ -20,28 +20,14 @@ pub enum ExportFormat {
 }
 
 /// Records of `from..=to` with their outcome (final when the day is closed) and whether it is final.
-async fn load(
-    store: &Store,
-    rule: &Sc32Rule,
-    from: NaiveDate,
-    to: NaiveDate,
-) -> Result<Vec<(CallRecord, Outcome, bool)>> {
+async fn load(store: &Store, rule: &Sc32Rule, from: NaiveDate, to: NaiveDate) -> Result<Vec<(CallRecord, Outcome, bool)>> {
     let records = store.records(from, to, true).await?;
-    let closed: HashMap<String, Outcome> = store
-        .closed_days(from, to)
-        .await?
-        .into_iter()
-        .flat_map(|c| c.outcomes)
-        .map(|o| (o.call_id.clone(), o))
-        .collect();
+    let closed: HashMap<String, Outcome> = store.closed_days(from, to).await?.into_iter().flat_map(|c| c.outcomes).map(|o| (o.call_id.clone(), o)).collect();
     let mut out = Vec::with_capacity(records.len());
     let mut i = 0;
     while i < records.len() {
         let day = records[i].day();
-        let j = records[i..]
-            .iter()
-            .position(|r| r.day() != day)
-            .map_or(records.len(), |k| i + k);
+        let j = records[i..].iter().position(|r| r.day() != day).map_or(records.len(), |k| i + k);
         let provisional = rule.evaluate_day(&records[i..j]);
         for (r, o) in records[i..j].iter().zip(provisional) {
             match closed.get(&r.call_id) {
@@ -54,13 +40,7 @@ async fn load(
     Ok(out)
 }
 
-pub async fn export(
-    store: &Store,
-    rule: &Sc32Rule,
-    from: NaiveDate,
-    to: NaiveDate,
-    format: ExportFormat,
-) -> Result<String> {
+pub async fn export(store: &Store, rule: &Sc32Rule, from: NaiveDate, to: NaiveDate, format: ExportFormat) -> Result<String> {
     let rows = load(store, rule, from, to).await?;
     Ok(match format {
         ExportFormat::Csv => csv(&rows)?,
@@ -110,10 +90,7 @@ fn csv(rows: &[(CallRecord, Outcome, bool)]) -> Result<String> {
             r.started_at.to_rfc3339(),
             r.answered_at.map(|a| a.to_rfc3339()).unwrap_or_default(),
             r.ended_at.to_rfc3339(),
-            serde_json::to_value(r.ended_by)?
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
+            serde_json::to_value(r.ended_by)?.as_str().unwrap_or_default().to_string(),
             r.interaction_ms().to_string(),
             t.map(|t| t.at.to_rfc3339()).unwrap_or_default(),
             t.map(|t| t.target.clone()).unwrap_or_default(),
@@ -175,12 +152,7 @@ fn xml(rows: &[(CallRecord, Outcome, bool)]) -> String {
             );
         }
         for (at, d) in &r.dtmf {
-            let _ = writeln!(
-                o,
-                "    <dtmf at=\"{}\" digit=\"{}\"/>",
-                at.to_rfc3339(),
-                e(&d.to_string())
-            );
+            let _ = writeln!(o, "    <dtmf at=\"{}\" digit=\"{}\"/>", at.to_rfc3339(), e(&d.to_string()));
         }
         for at in &r.barge_ins {
             let _ = writeln!(o, "    <barge_in at=\"{}\"/>", at.to_rfc3339());
@@ -196,17 +168,8 @@ fn xml(rows: &[(CallRecord, Outcome, bool)]) -> String {
                 t.failed
             );
         }
-        let misses: Vec<String> = out
-            .misses
-            .iter()
-            .filter_map(|m| serde_json::to_value(m).ok()?.as_str().map(String::from))
-            .collect();
-        let _ = writeln!(
-            o,
-            "    <sc32 productive=\"{}\" final=\"{fin}\" misses=\"{}\"/>\n  </call>",
-            out.productive,
-            misses.join(" ")
-        );
+        let misses: Vec<String> = out.misses.iter().filter_map(|m| serde_json::to_value(m).ok()?.as_str().map(String::from)).collect();
+        let _ = writeln!(o, "    <sc32 productive=\"{}\" final=\"{fin}\" misses=\"{}\"/>\n  </call>", out.productive, misses.join(" "));
     }
     o += "</calls>\n";
     o

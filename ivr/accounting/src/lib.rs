@@ -32,8 +32,8 @@ pub use error::{Error, Result};
 pub use event::{Caller, EndedBy, Event, EventKind, Flow, Playback};
 pub use pseudonym::Pseudonymizer;
 pub use record::{paris_day, CallRecord};
-pub use requests::{NewRequest, Request, RequestFilter, RequestKind, RequestRetention, RequestStatus};
 pub use recorder::{BatchPolicy, Committed, Recorder, Writer};
+pub use requests::{NewRequest, Request, RequestFilter, RequestKind, RequestRetention, RequestStatus};
 pub use sc32::{Outcome, Sc32Rule};
 pub use store::{Store, VerifyReport, DEFAULT_DB_URL};
 

@@ -37,10 +37,7 @@ pub struct Pseudonymizer {
 
 impl Pseudonymizer {
     pub fn new(store: Store) -> Pseudonymizer {
-        Pseudonymizer {
-            store,
-            keys: Arc::default(),
-        }
+        Pseudonymizer { store, keys: Arc::default() }
     }
 
     /// The `Caller` of a call starting at `at`. One database round trip per day and instance;

@@ -75,10 +75,7 @@ impl CallRecord {
     /// without an `Ended` event the call is closed as `EndedBy::Lost` at its last event
     /// (that is how calls cut by a crash are rebuilt).
     pub fn from_events(events: &[Event]) -> Result<CallRecord> {
-        let first = events.first().ok_or(Error::IncompleteCall {
-            call_id: String::new(),
-            why: "no events",
-        })?;
+        let first = events.first().ok_or(Error::IncompleteCall { call_id: String::new(), why: "no events" })?;
         let call_id = first.call_id.clone();
         let mut start = None;
         let mut rec_answered = None;
@@ -94,48 +91,18 @@ impl CallRecord {
             match &e.kind {
                 EventKind::Started { flow, caller } => start = Some((e.at, *flow, caller.clone())),
                 EventKind::Answered => rec_answered = rec_answered.or(Some(e.at)),
-                EventKind::Question {
-                    transcript,
-                    intent,
-                    score,
-                } => questions.push(Question {
-                    at: e.at,
-                    transcript: Some(transcript.clone()),
-                    intent: intent.clone(),
-                    score: *score,
-                }),
-                EventKind::Played {
-                    what,
-                    total_ms,
-                    played_ms,
-                } => {
+                EventKind::Question { transcript, intent, score } => {
+                    questions.push(Question { at: e.at, transcript: Some(transcript.clone()), intent: intent.clone(), score: *score })
+                }
+                EventKind::Played { what, total_ms, played_ms } => {
                     // The barge-in event arrives before the engine reports the cut playback.
-                    let barged_in = barge_ins
-                        .last()
-                        .is_some_and(|b: &DateTime<Utc>| plays.last().is_none_or(|p| p.at <= *b))
-                        && played_ms < total_ms;
-                    plays.push(Play {
-                        at: e.at,
-                        what: what.clone(),
-                        total_ms: *total_ms,
-                        played_ms: *played_ms,
-                        barged_in,
-                    })
+                    let barged_in = barge_ins.last().is_some_and(|b: &DateTime<Utc>| plays.last().is_none_or(|p| p.at <= *b)) && played_ms < total_ms;
+                    plays.push(Play { at: e.at, what: what.clone(), total_ms: *total_ms, played_ms: *played_ms, barged_in })
                 }
                 EventKind::BargeIn => barge_ins.push(e.at),
                 EventKind::Dtmf { digit } => dtmf.push((e.at, *digit)),
-                EventKind::Transfer {
-                    target,
-                    reason,
-                    to_agent,
-                } => {
-                    transfer = Some(Transfer {
-                        at: e.at,
-                        target: target.clone(),
-                        reason: reason.clone(),
-                        to_agent: *to_agent,
-                        failed: false,
-                    })
+                EventKind::Transfer { target, reason, to_agent } => {
+                    transfer = Some(Transfer { at: e.at, target: target.clone(), reason: reason.clone(), to_agent: *to_agent, failed: false })
                 }
                 EventKind::TransferFailed => {
                     if let Some(t) = &mut transfer {
@@ -145,25 +112,9 @@ impl CallRecord {
                 EventKind::Ended { by } => ended = Some((e.at, *by)),
             }
         }
-        let (started_at, flow, caller) = start.ok_or(Error::IncompleteCall {
-            call_id: call_id.clone(),
-            why: "no Started event",
-        })?;
+        let (started_at, flow, caller) = start.ok_or(Error::IncompleteCall { call_id: call_id.clone(), why: "no Started event" })?;
         let (ended_at, ended_by) = ended.unwrap_or((last_at, EndedBy::Lost));
-        Ok(CallRecord {
-            call_id,
-            flow,
-            caller,
-            started_at,
-            answered_at: rec_answered,
-            ended_at,
-            ended_by,
-            questions,
-            plays,
-            dtmf,
-            barge_ins,
-            transfer,
-        })
+        Ok(CallRecord { call_id, flow, caller, started_at, answered_at: rec_answered, ended_at, ended_by, questions, plays, dtmf, barge_ins, transfer })
     }
 
     /// The accounting day of the call: the Europe/Paris calendar day it started. A call that
@@ -200,59 +151,20 @@ mod tests {
     use chrono::TimeZone;
 
     fn at(s: i64) -> DateTime<Utc> {
-        Utc.timestamp_opt(1_700_000_000 + s, 0)
-            .single()
-            .unwrap_or_default()
+        Utc.timestamp_opt(1_700_000_000 + s, 0).single().unwrap_or_default()
     }
 
     #[test]
     fn folds_events_and_marks_barge_in_on_the_cut_answer() {
         let id = "c1";
         let ev = vec![
-            Event::new(
-                id,
-                at(0),
-                EventKind::Started {
-                    flow: Flow::Choix2,
-                    caller: Caller::Withheld,
-                },
-            ),
+            Event::new(id, at(0), EventKind::Started { flow: Flow::Choix2, caller: Caller::Withheld }),
             Event::new(id, at(1), EventKind::Answered),
-            Event::new(
-                id,
-                at(2),
-                EventKind::Played {
-                    what: Playback::Prompt("greeting".into()),
-                    total_ms: 3000,
-                    played_ms: 3000,
-                },
-            ),
-            Event::new(
-                id,
-                at(8),
-                EventKind::Question {
-                    transcript: "mon rsa".into(),
-                    intent: "rsa".into(),
-                    score: 0.9,
-                },
-            ),
+            Event::new(id, at(2), EventKind::Played { what: Playback::Prompt("greeting".into()), total_ms: 3000, played_ms: 3000 }),
+            Event::new(id, at(8), EventKind::Question { transcript: "mon rsa".into(), intent: "rsa".into(), score: 0.9 }),
             Event::new(id, at(15), EventKind::BargeIn),
-            Event::new(
-                id,
-                at(15),
-                EventKind::Played {
-                    what: Playback::Answer("rsa".into()),
-                    total_ms: 10_000,
-                    played_ms: 5_000,
-                },
-            ),
-            Event::new(
-                id,
-                at(20),
-                EventKind::Ended {
-                    by: EndedBy::Caller,
-                },
-            ),
+            Event::new(id, at(15), EventKind::Played { what: Playback::Answer("rsa".into()), total_ms: 10_000, played_ms: 5_000 }),
+            Event::new(id, at(20), EventKind::Ended { by: EndedBy::Caller }),
         ];
         let r = CallRecord::from_events(&ev).unwrap();
         assert_eq!(r.plays.len(), 2);
@@ -266,14 +178,7 @@ mod tests {
     #[test]
     fn missing_end_is_a_lost_call_and_missing_start_is_an_error() {
         let ev = vec![
-            Event::new(
-                "c",
-                at(0),
-                EventKind::Started {
-                    flow: Flow::Choix3,
-                    caller: Caller::Withheld,
-                },
-            ),
+            Event::new("c", at(0), EventKind::Started { flow: Flow::Choix3, caller: Caller::Withheld }),
             Event::new("c", at(1), EventKind::Answered),
             Event::new("c", at(9), EventKind::Dtmf { digit: '1' }),
         ];

@@ -47,13 +47,8 @@ pub struct Committed(oneshot::Receiver<()>);
 
 impl std::future::Future for Committed {
     type Output = Result<()>;
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        std::pin::Pin::new(&mut self.0)
-            .poll(cx)
-            .map(|r| r.map_err(|_| Error::WriterGone))
+    fn poll(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<Self::Output> {
+        std::pin::Pin::new(&mut self.0).poll(cx).map(|r| r.map_err(|_| Error::WriterGone))
     }
 }
 
@@ -81,11 +76,7 @@ pub struct BatchPolicy {
 
 impl Default for BatchPolicy {
     fn default() -> Self {
-        BatchPolicy {
-            max_items: 512,
-            window: Duration::from_millis(50),
-            queue_capacity: 65_536,
-        }
+        BatchPolicy { max_items: 512, window: Duration::from_millis(50), queue_capacity: 65_536 }
     }
 }
 
@@ -109,22 +100,12 @@ impl Recorder {
         let (tx, rx) = mpsc::channel(policy.queue_capacity.max(1));
         let (done_tx, done_rx) = oneshot::channel();
         let span = tracing::info_span!("accounting_writer", backend = store.backend());
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        std::thread::Builder::new()
-            .name("accounting-writer".into())
-            .spawn(move || {
-                rt.block_on(writer(store, rx, policy, spool).instrument(span));
-                let _ = done_tx.send(());
-            })?;
-        Ok((
-            Recorder {
-                tx,
-                dropped_events: Arc::default(),
-            },
-            Writer(done_rx),
-        ))
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        std::thread::Builder::new().name("accounting-writer".into()).spawn(move || {
+            rt.block_on(writer(store, rx, policy, spool).instrument(span));
+            let _ = done_tx.send(());
+        })?;
+        Ok((Recorder { tx, dropped_events: Arc::default() }, Writer(done_rx)))
     }
 
     /// Records one event. Never waits: if the queue is full the event is dropped and counted.
@@ -186,10 +167,7 @@ impl Recorder {
     /// Waits until everything queued before this call is committed.
     pub async fn flush(&self) -> Result<()> {
         let (ack, done) = oneshot::channel();
-        self.tx
-            .send(Item::Flush(ack))
-            .await
-            .map_err(|_| Error::WriterGone)?;
+        self.tx.send(Item::Flush(ack)).await.map_err(|_| Error::WriterGone)?;
         done.await.map_err(|_| Error::WriterGone)
     }
 
@@ -279,7 +257,9 @@ impl Outage {
         if self.since.is_none() {
             self.since = Some(std::time::Instant::now());
             match spool {
-                Some(s) => tracing::error!(error = %e, spool = %s.path().display(), "accounting database unavailable: batches go to the local spool until it is back"),
+                Some(s) => {
+                    tracing::error!(error = %e, spool = %s.path().display(), "accounting database unavailable: batches go to the local spool until it is back")
+                }
                 None => tracing::error!(error = %e, "accounting database unavailable: retrying the batch until it is back"),
             }
         }

@@ -65,12 +65,7 @@ pub struct Sc32Rule {
 
 impl Default for Sc32Rule {
     fn default() -> Self {
-        Sc32Rule {
-            heard_threshold: 0.75,
-            answers: AnswerAggregation::AnyHeard,
-            reiteration: ReiterationPolicy::FollowedCallsLose,
-            withheld_productive: true,
-        }
+        Sc32Rule { heard_threshold: 0.75, answers: AnswerAggregation::AnyHeard, reiteration: ReiterationPolicy::FollowedCallsLose, withheld_productive: true }
     }
 }
 
@@ -159,13 +154,7 @@ impl Sc32Rule {
                 if r.caller == Caller::Withheld && !self.withheld_productive {
                     misses.push(Miss::Withheld);
                 }
-                Outcome {
-                    call_id: r.call_id.clone(),
-                    productive: misses.is_empty(),
-                    misses,
-                    reiterated: followed[i],
-                    interaction_ms: r.interaction_ms(),
-                }
+                Outcome { call_id: r.call_id.clone(), productive: misses.is_empty(), misses, reiterated: followed[i], interaction_ms: r.interaction_ms() }
             })
             .collect()
     }
@@ -193,13 +182,7 @@ mod tests {
             questions: vec![],
             plays: heard
                 .iter()
-                .map(|&(p, tot)| Play {
-                    at: t(start),
-                    what: Playback::Answer("x".into()),
-                    total_ms: tot,
-                    played_ms: p,
-                    barged_in: false,
-                })
+                .map(|&(p, tot)| Play { at: t(start), what: Playback::Answer("x".into()), total_ms: tot, played_ms: p, barged_in: false })
                 .collect(),
             dtmf: vec![],
             barge_ins: vec![],
@@ -213,10 +196,7 @@ mod tests {
         assert!(!rule.answer_heard(&call("a", Caller::Withheld, 0, &[(750, 1000)])));
         assert!(rule.answer_heard(&call("a", Caller::Withheld, 0, &[(751, 1000)])));
         assert!(!rule.answer_heard(&call("a", Caller::Withheld, 0, &[])));
-        let lax = Sc32Rule {
-            heard_threshold: 0.5,
-            ..Sc32Rule::default()
-        };
+        let lax = Sc32Rule { heard_threshold: 0.5, ..Sc32Rule::default() };
         assert!(lax.answer_heard(&call("a", Caller::Withheld, 0, &[(600, 1000)])));
     }
 
@@ -234,25 +214,13 @@ mod tests {
     #[test]
     fn reiteration_policies() {
         let p = || Caller::Pseudonym("p1".into());
-        let day = vec![
-            call("late", p(), 100, &[(1, 1)]),
-            call("early", p(), 0, &[(1, 1)]),
-        ];
+        let day = vec![call("late", p(), 100, &[(1, 1)]), call("early", p(), 0, &[(1, 1)])];
         let out = Sc32Rule::default().evaluate_day(&day);
-        assert!(
-            out[0].productive,
-            "the last call of the day stays productive"
-        );
+        assert!(out[0].productive, "the last call of the day stays productive");
         assert!(!out[1].productive && out[1].misses == vec![Miss::Reiterated]);
-        let all = Sc32Rule {
-            reiteration: ReiterationPolicy::AllCallsLose,
-            ..Sc32Rule::default()
-        };
+        let all = Sc32Rule { reiteration: ReiterationPolicy::AllCallsLose, ..Sc32Rule::default() };
         assert!(all.evaluate_day(&day).iter().all(|o| !o.productive));
-        let ign = Sc32Rule {
-            reiteration: ReiterationPolicy::Ignore,
-            ..Sc32Rule::default()
-        };
+        let ign = Sc32Rule { reiteration: ReiterationPolicy::Ignore, ..Sc32Rule::default() };
         assert!(ign.evaluate_day(&day).iter().all(|o| o.productive));
     }
 
@@ -260,25 +228,10 @@ mod tests {
     fn transfer_and_withheld() {
         let mut c = call("a", Caller::Withheld, 0, &[(1000, 1000)]);
         assert!(Sc32Rule::default().evaluate_day(std::slice::from_ref(&c))[0].productive);
-        let strict = Sc32Rule {
-            withheld_productive: false,
-            ..Sc32Rule::default()
-        };
-        assert_eq!(
-            strict.evaluate_day(std::slice::from_ref(&c))[0].misses,
-            vec![Miss::Withheld]
-        );
-        c.transfer = Some(Transfer {
-            at: t(50),
-            target: "sip:agent".into(),
-            reason: "x".into(),
-            to_agent: true,
-            failed: false,
-        });
-        assert_eq!(
-            Sc32Rule::default().evaluate_day(std::slice::from_ref(&c))[0].misses,
-            vec![Miss::TransferredToAgent]
-        );
+        let strict = Sc32Rule { withheld_productive: false, ..Sc32Rule::default() };
+        assert_eq!(strict.evaluate_day(std::slice::from_ref(&c))[0].misses, vec![Miss::Withheld]);
+        c.transfer = Some(Transfer { at: t(50), target: "sip:agent".into(), reason: "x".into(), to_agent: true, failed: false });
+        assert_eq!(Sc32Rule::default().evaluate_day(std::slice::from_ref(&c))[0].misses, vec![Miss::TransferredToAgent]);
         // A transfer that did not happen (refused, failed, no NOTIFY) keeps the call with
         // the bot: the answer it heard still counts.
         if let Some(t) = &mut c.transfer {

@@ -22,17 +22,10 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::Europe::Paris;
 use ivr_accounting::report::{self, Period};
-use ivr_accounting::{
-    days, parse_caller, BatchPolicy, CallRecord, EndedBy, Event, EventKind, Flow, Playback,
-    Pseudonymizer, Recorder, Sc32Rule, Store,
-};
+use ivr_accounting::{days, parse_caller, BatchPolicy, CallRecord, EndedBy, Event, EventKind, Flow, Playback, Pseudonymizer, Recorder, Sc32Rule, Store};
 
 fn paris(d: u32, h: u32, m: u32, s: u32) -> DateTime<Utc> {
-    Paris
-        .with_ymd_and_hms(2026, 5, d, h, m, s)
-        .single()
-        .expect("valid Paris time")
-        .with_timezone(&Utc)
+    Paris.with_ymd_and_hms(2026, 5, d, h, m, s).single().expect("valid Paris time").with_timezone(&Utc)
 }
 
 struct Call {
@@ -51,39 +44,13 @@ struct Call {
 const SEC: chrono::Duration = chrono::Duration::seconds(1);
 
 async fn events(c: &Call, ps: &Pseudonymizer) -> Vec<Event> {
-    let caller = ps
-        .caller(&parse_caller(c.from, None), c.start)
-        .await
-        .expect("pseudonym");
+    let caller = ps.caller(&parse_caller(c.from, None), c.start).await.expect("pseudonym");
     let t = |s: i64| c.start + SEC * s as i32;
     let mut ev = vec![
-        Event::new(
-            c.id,
-            t(0),
-            EventKind::Started {
-                flow: c.flow,
-                caller,
-            },
-        ),
+        Event::new(c.id, t(0), EventKind::Started { flow: c.flow, caller }),
         Event::new(c.id, t(1), EventKind::Answered),
-        Event::new(
-            c.id,
-            t(6),
-            EventKind::Played {
-                what: Playback::Prompt("greeting".into()),
-                total_ms: 5000,
-                played_ms: 5000,
-            },
-        ),
-        Event::new(
-            c.id,
-            t(10),
-            EventKind::Question {
-                transcript: format!("question about {}", c.answer.0),
-                intent: c.answer.0.into(),
-                score: 0.9,
-            },
-        ),
+        Event::new(c.id, t(6), EventKind::Played { what: Playback::Prompt("greeting".into()), total_ms: 5000, played_ms: 5000 }),
+        Event::new(c.id, t(10), EventKind::Question { transcript: format!("question about {}", c.answer.0), intent: c.answer.0.into(), score: 0.9 }),
     ];
     if c.ended_by.is_none() {
         return ev; // crash: nothing after the question
@@ -92,42 +59,12 @@ async fn events(c: &Call, ps: &Pseudonymizer) -> Vec<Event> {
         ev.push(Event::new(c.id, t(20), EventKind::BargeIn));
     }
     let played_at = t(10) + chrono::Duration::milliseconds(c.answer.1 as i64);
-    ev.push(Event::new(
-        c.id,
-        played_at,
-        EventKind::Played {
-            what: Playback::Answer(c.answer.0.into()),
-            total_ms: 20_000,
-            played_ms: c.answer.1,
-        },
-    ));
+    ev.push(Event::new(c.id, played_at, EventKind::Played { what: Playback::Answer(c.answer.0.into()), total_ms: 20_000, played_ms: c.answer.1 }));
     if c.transfer {
-        ev.push(Event::new(
-            c.id,
-            t(40),
-            EventKind::Question {
-                transcript: "un conseiller".into(),
-                intent: "@agent".into(),
-                score: 0.95,
-            },
-        ));
-        ev.push(Event::new(
-            c.id,
-            t(49),
-            EventKind::Transfer {
-                target: "sip:agents@pbx".into(),
-                reason: "caller_request".into(),
-                to_agent: true,
-            },
-        ));
+        ev.push(Event::new(c.id, t(40), EventKind::Question { transcript: "un conseiller".into(), intent: "@agent".into(), score: 0.95 }));
+        ev.push(Event::new(c.id, t(49), EventKind::Transfer { target: "sip:agents@pbx".into(), reason: "caller_request".into(), to_agent: true }));
     }
-    ev.push(Event::new(
-        c.id,
-        t(c.end_after_s + 1),
-        EventKind::Ended {
-            by: c.ended_by.unwrap_or(EndedBy::Lost),
-        },
-    ));
+    ev.push(Event::new(c.id, t(c.end_after_s + 1), EventKind::Ended { by: c.ended_by.unwrap_or(EndedBy::Lost) }));
     ev
 }
 
@@ -144,111 +81,20 @@ fn day_calls() -> Vec<Call> {
         ended_by: Some(ended_by),
     };
     let mut v = vec![
-        c(
-            "c100",
-            Flow::Choix2,
-            "sip:0611111111@trunk",
-            paris(4, 9, 0, 0),
-            ("rsa", 20_000),
-            60,
-            EndedBy::Bot,
-        ),
-        c(
-            "c080",
-            Flow::Choix2,
-            "sip:0622222222@trunk",
-            paris(4, 9, 10, 0),
-            ("prime-activite", 16_000),
-            40,
-            EndedBy::Caller,
-        ),
-        c(
-            "c074",
-            Flow::Choix3,
-            "sip:0633333333@trunk",
-            paris(4, 9, 20, 0),
-            ("mon-compte", 14_800),
-            30,
-            EndedBy::Caller,
-        ),
-        c(
-            "c050",
-            Flow::Choix3,
-            "sip:0644444444@trunk",
-            paris(4, 9, 30, 0),
-            ("mon-compte", 10_000),
-            60,
-            EndedBy::Bot,
-        ),
-        c(
-            "ctr",
-            Flow::Choix2,
-            "sip:0655555555@trunk",
-            paris(4, 9, 40, 0),
-            ("aide-logement", 20_000),
-            50,
-            EndedBy::Transfer,
-        ),
-        c(
-            "cf1",
-            Flow::Choix2,
-            "sip:+33612345678@trunk",
-            paris(4, 10, 0, 0),
-            ("rsa", 20_000),
-            60,
-            EndedBy::Bot,
-        ),
-        c(
-            "cf2",
-            Flow::Choix2,
-            "<tel:06 12 34 56 78>",
-            paris(4, 14, 0, 0),
-            ("rsa", 20_000),
-            45,
-            EndedBy::Bot,
-        ),
-        c(
-            "cwh",
-            Flow::Choix2,
-            "sip:anonymous@anonymous.invalid",
-            paris(4, 11, 0, 0),
-            ("rsa", 20_000),
-            30,
-            EndedBy::Bot,
-        ),
-        c(
-            "cmid",
-            Flow::Choix3,
-            "sip:0677777777@trunk",
-            paris(4, 23, 59, 0),
-            ("mon-compte", 20_000),
-            120,
-            EndedBy::Bot,
-        ),
-        c(
-            "cnext",
-            Flow::Choix2,
-            "sip:0611111111@trunk",
-            paris(5, 9, 0, 0),
-            ("rsa", 20_000),
-            60,
-            EndedBy::Bot,
-        ),
+        c("c100", Flow::Choix2, "sip:0611111111@trunk", paris(4, 9, 0, 0), ("rsa", 20_000), 60, EndedBy::Bot),
+        c("c080", Flow::Choix2, "sip:0622222222@trunk", paris(4, 9, 10, 0), ("prime-activite", 16_000), 40, EndedBy::Caller),
+        c("c074", Flow::Choix3, "sip:0633333333@trunk", paris(4, 9, 20, 0), ("mon-compte", 14_800), 30, EndedBy::Caller),
+        c("c050", Flow::Choix3, "sip:0644444444@trunk", paris(4, 9, 30, 0), ("mon-compte", 10_000), 60, EndedBy::Bot),
+        c("ctr", Flow::Choix2, "sip:0655555555@trunk", paris(4, 9, 40, 0), ("aide-logement", 20_000), 50, EndedBy::Transfer),
+        c("cf1", Flow::Choix2, "sip:+33612345678@trunk", paris(4, 10, 0, 0), ("rsa", 20_000), 60, EndedBy::Bot),
+        c("cf2", Flow::Choix2, "<tel:06 12 34 56 78>", paris(4, 14, 0, 0), ("rsa", 20_000), 45, EndedBy::Bot),
+        c("cwh", Flow::Choix2, "sip:anonymous@anonymous.invalid", paris(4, 11, 0, 0), ("rsa", 20_000), 30, EndedBy::Bot),
+        c("cmid", Flow::Choix3, "sip:0677777777@trunk", paris(4, 23, 59, 0), ("mon-compte", 20_000), 120, EndedBy::Bot),
+        c("cnext", Flow::Choix2, "sip:0611111111@trunk", paris(5, 9, 0, 0), ("rsa", 20_000), 60, EndedBy::Bot),
     ];
     v[3].barge = true;
     v[4].transfer = true;
-    v.push(Call {
-        ended_by: None,
-        ..c(
-            "ccrash",
-            Flow::Choix2,
-            "sip:0688888888@trunk",
-            paris(4, 15, 0, 0),
-            ("rsa", 0),
-            0,
-            EndedBy::Lost,
-        )
-    });
+    v.push(Call { ended_by: None, ..c("ccrash", Flow::Choix2, "sip:0688888888@trunk", paris(4, 15, 0, 0), ("rsa", 0), 0, EndedBy::Lost) });
     v
 }
 
@@ -279,9 +125,7 @@ async fn run_day(url: &str) {
     let rule = Sc32Rule::default();
 
     // Provisional: the crashed call has no record yet.
-    let r = report::build(&store, &rule, may4, may4, Period::Day, None)
-        .await
-        .expect("report");
+    let r = report::build(&store, &rule, may4, may4, Period::Day, None).await.expect("report");
     assert_eq!(r.periods.len(), 1);
     let p = &r.periods[0];
     assert!(!p.is_final);
@@ -290,47 +134,22 @@ async fn run_day(url: &str) {
 
     // Same number in two spellings → same pseudonym the same day; another day → another one.
     let recs = store.records(may4, may5, true).await.expect("records");
-    let caller_of = |id: &str| {
-        recs.iter()
-            .find(|r| r.call_id == id)
-            .map(|r| r.caller.clone())
-            .expect("record")
-    };
+    let caller_of = |id: &str| recs.iter().find(|r| r.call_id == id).map(|r| r.caller.clone()).expect("record");
     assert_eq!(caller_of("cf1"), caller_of("cf2"));
     assert_ne!(caller_of("c100"), caller_of("cnext"));
     assert_eq!(caller_of("cwh"), ivr_accounting::Caller::Withheld);
-    assert!(
-        recs.iter().find(|r| r.call_id == "c100").unwrap().questions[0]
-            .transcript
-            .is_some()
-    );
+    assert!(recs.iter().find(|r| r.call_id == "c100").unwrap().questions[0].transcript.is_some());
 
     // The day cannot close while the crashed call looks alive; 03:00 next day it can.
     let early = paris(4, 15, 10, 0);
-    assert!(matches!(
-        days::close_day(&store, &rule, may4, early, Duration::from_secs(3600)).await,
-        Err(ivr_accounting::Error::DayBusy { open: 1, .. })
-    ));
-    let s = days::close_day(
-        &store,
-        &rule,
-        may4,
-        paris(5, 3, 0, 0),
-        Duration::from_secs(3600),
-    )
-    .await
-    .expect("close");
+    assert!(matches!(days::close_day(&store, &rule, may4, early, Duration::from_secs(3600)).await, Err(ivr_accounting::Error::DayBusy { open: 1, .. })));
+    let s = days::close_day(&store, &rule, may4, paris(5, 3, 0, 0), Duration::from_secs(3600)).await.expect("close");
     assert_eq!((s.calls, s.productive, s.recovered_lost), (10, 5, 1));
-    assert_eq!(
-        s.chain_head,
-        store.chain_head(may4).await.expect("head").map(|h| h.1)
-    );
+    assert_eq!(s.chain_head, store.chain_head(may4).await.expect("head").map(|h| h.1));
     assert!(s.chain_head.is_some());
 
     // Final figures, by hand (see the table at the top).
-    let r = report::build(&store, &rule, may4, may4, Period::Day, None)
-        .await
-        .expect("report");
+    let r = report::build(&store, &rule, may4, may4, Period::Day, None).await.expect("report");
     let p = &r.periods[0];
     assert!(p.is_final);
     assert_eq!(p.period, "2026-05-04");
@@ -348,17 +167,8 @@ async fn run_day(url: &str) {
     assert!(close(p.productive_hours, 295.0 / 3600.0));
     assert!(close(p.deflection_rate.unwrap(), 0.5));
     assert!(close(p.reiteration_rate.unwrap(), 1.0 / 9.0));
-    assert!(close(
-        p.avg_heard_ratio.unwrap(),
-        (1.0 + 0.8 + 0.74 + 0.5 + 1.0 + 1.0 + 1.0 + 1.0 + 1.0) / 9.0
-    ));
-    let topic = |n: &str| {
-        p.topics
-            .iter()
-            .find(|t| t.topic == n)
-            .cloned()
-            .expect("topic")
-    };
+    assert!(close(p.avg_heard_ratio.unwrap(), (1.0 + 0.8 + 0.74 + 0.5 + 1.0 + 1.0 + 1.0 + 1.0 + 1.0) / 9.0));
+    let topic = |n: &str| p.topics.iter().find(|t| t.topic == n).cloned().expect("topic");
     let rsa = topic("rsa");
     assert_eq!((rsa.calls, rsa.answers), (4, 4));
     assert!(close(rsa.avg_heard_ratio.unwrap(), 1.0));
@@ -366,10 +176,7 @@ async fn run_day(url: &str) {
     let mc = topic("mon-compte");
     assert_eq!((mc.calls, mc.answers), (3, 3));
     assert!(close(mc.avg_heard_ratio.unwrap(), (0.74 + 0.5 + 1.0) / 3.0));
-    assert!(
-        close(mc.hangup_during_answer_rate.unwrap(), 1.0 / 3.0),
-        "c074 hung up, c050 barged in"
-    );
+    assert!(close(mc.hangup_during_answer_rate.unwrap(), 1.0 / 3.0), "c074 hung up, c050 barged in");
     let pa = topic("prime-activite");
     assert!(close(pa.hangup_during_answer_rate.unwrap(), 1.0));
     let al = topic("aide-logement");
@@ -377,70 +184,38 @@ async fn run_day(url: &str) {
     assert_eq!(p.topics.len(), 4);
 
     // Flow filters: reiteration was judged on the whole day first.
-    let r3 = report::build(&store, &rule, may4, may4, Period::Day, Some(Flow::Choix3))
-        .await
-        .expect("report");
+    let r3 = report::build(&store, &rule, may4, may4, Period::Day, Some(Flow::Choix3)).await.expect("report");
     let p3 = &r3.total;
     assert_eq!((p3.calls, p3.productive, p3.productive_ms), (3, 1, 120_000));
     assert!(close(p3.deflection_rate.unwrap(), 1.0 / 3.0));
-    let r2 = report::build(&store, &rule, may4, may4, Period::Day, Some(Flow::Choix2))
-        .await
-        .expect("report");
+    let r2 = report::build(&store, &rule, may4, may4, Period::Day, Some(Flow::Choix2)).await.expect("report");
     let p2 = &r2.total;
-    assert_eq!(
-        (p2.calls, p2.productive, p2.productive_ms, p2.lost),
-        (7, 4, 175_000, 1)
-    );
+    assert_eq!((p2.calls, p2.productive, p2.productive_ms, p2.lost), (7, 4, 175_000, 1));
     assert!(close(p2.reiteration_rate.unwrap(), 1.0 / 6.0));
 
     // A closed day keeps the outcomes of the rule it was closed with.
-    let lax = Sc32Rule {
-        heard_threshold: 0.7,
-        ..Sc32Rule::default()
-    };
-    let r = report::build(&store, &lax, may4, may4, Period::Day, None)
-        .await
-        .expect("report");
-    assert_eq!(
-        r.total.productive, 5,
-        "c074 (74 %) stays unproductive on the closed day"
-    );
+    let lax = Sc32Rule { heard_threshold: 0.7, ..Sc32Rule::default() };
+    let r = report::build(&store, &lax, may4, may4, Period::Day, None).await.expect("report");
+    assert_eq!(r.total.productive, 5, "c074 (74 %) stays unproductive on the closed day");
 
     // May 5 is provisional, with the lax rule too; the week groups both days.
-    let r = report::build(&store, &rule, may4, may5, Period::Week, None)
-        .await
-        .expect("report");
+    let r = report::build(&store, &rule, may4, may5, Period::Week, None).await.expect("report");
     assert_eq!(r.periods.len(), 1);
     assert_eq!(r.periods[0].period, "2026-W19");
     assert!(!r.periods[0].is_final);
     assert_eq!((r.total.calls, r.total.productive), (11, 6));
-    let r = report::build(&store, &rule, may4, may5, Period::Day, None)
-        .await
-        .expect("report");
-    assert_eq!(
-        r.periods
-            .iter()
-            .map(|p| p.period.as_str())
-            .collect::<Vec<_>>(),
-        ["2026-05-04", "2026-05-05"]
-    );
-    let r = report::build(&store, &rule, may4, may5, Period::Month, None)
-        .await
-        .expect("report");
+    let r = report::build(&store, &rule, may4, may5, Period::Day, None).await.expect("report");
+    assert_eq!(r.periods.iter().map(|p| p.period.as_str()).collect::<Vec<_>>(), ["2026-05-04", "2026-05-05"]);
+    let r = report::build(&store, &rule, may4, may5, Period::Month, None).await.expect("report");
     assert_eq!(r.periods[0].period, "2026-05");
 
     // Renderings carry the same figures.
     let csv = report::render(&r, report::Format::Csv);
-    assert!(csv
-        .lines()
-        .next()
-        .unwrap()
-        .starts_with("period,final,calls,"));
+    assert!(csv.lines().next().unwrap().starts_with("period,final,calls,"));
     assert!(csv.contains("2026-05,false,11,"), "{csv}");
     let xml = report::render(&r, report::Format::Xml);
     assert!(xml.contains("<productive>6</productive>"), "{xml}");
-    let json: serde_json::Value =
-        serde_json::from_str(&report::render(&r, report::Format::Json)).expect("json");
+    let json: serde_json::Value = serde_json::from_str(&report::render(&r, report::Format::Json)).expect("json");
     assert_eq!(json["total"]["productive"], 6);
 
     // Both chains intact.

@@ -8,10 +8,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Europe::Paris;
-use ivr_accounting::{
-    paris_day, BatchPolicy, CallRecord, Caller, EndedBy, Event, EventKind, Flow, NewRequest,
-    Recorder, RequestFilter, RequestKind, Store,
-};
+use ivr_accounting::{paris_day, BatchPolicy, CallRecord, Caller, EndedBy, Event, EventKind, Flow, NewRequest, Recorder, RequestFilter, RequestKind, Store};
 
 fn call_events(id: &str, start: DateTime<Utc>) -> Vec<Event> {
     let s = chrono::Duration::seconds(1);

@@ -5,10 +5,7 @@
 mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use ivr_accounting::{
-    days, AccountingConfig, Flow, NewRequest, RequestFilter, RequestKind, RequestRetention,
-    RequestStatus, Store,
-};
+use ivr_accounting::{days, AccountingConfig, Flow, NewRequest, RequestFilter, RequestKind, RequestRetention, RequestStatus, Store};
 
 fn at(day: u32, hour: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, day, hour, 0, 0).unwrap()
@@ -31,18 +28,10 @@ fn request(kind: RequestKind, call: &str, when: DateTime<Utc>, keyed: &str, said
 
 async fn run(url: &str) {
     let store = Store::connect(url).await.expect("connect");
-    let callback = store
-        .insert_request(&request(RequestKind::Rappel, "c1", at(2, 9), "0612345678", "Paul Durand / aide au logement"))
-        .await
-        .unwrap();
-    let attest = store
-        .insert_request(&request(RequestKind::AttestationNonPaiement, "c2", at(3, 10), "", "Claire Martin, 8 rue des Tilleuls, Nantes"))
-        .await
-        .unwrap();
-    let late = store
-        .insert_request(&request(RequestKind::Rappel, "c3", at(20, 11), "0698765432", "un rappel s'il vous plaît"))
-        .await
-        .unwrap();
+    let callback = store.insert_request(&request(RequestKind::Rappel, "c1", at(2, 9), "0612345678", "Paul Durand / aide au logement")).await.unwrap();
+    let attest =
+        store.insert_request(&request(RequestKind::AttestationNonPaiement, "c2", at(3, 10), "", "Claire Martin, 8 rue des Tilleuls, Nantes")).await.unwrap();
+    let late = store.insert_request(&request(RequestKind::Rappel, "c3", at(20, 11), "0698765432", "un rappel s'il vous plaît")).await.unwrap();
 
     // Newest first; filters by status and kind.
     let all = store.requests(&RequestFilter::default()).await.unwrap();
@@ -59,10 +48,7 @@ async fn run(url: &str) {
     assert_eq!(rappels.len(), 2);
     let limited = store.requests(&RequestFilter { limit: Some(1), ..Default::default() }).await.unwrap();
     assert_eq!(limited.len(), 1);
-    let window = store
-        .requests(&RequestFilter { from: Some(at(3, 0)), to: Some(at(4, 0)), ..Default::default() })
-        .await
-        .unwrap();
+    let window = store.requests(&RequestFilter { from: Some(at(3, 0)), to: Some(at(4, 0)), ..Default::default() }).await.unwrap();
     assert_eq!(window.iter().map(|r| r.id).collect::<Vec<_>>(), vec![attest]);
 
     // Handled once; a second time is refused; an unknown id too.

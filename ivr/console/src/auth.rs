@@ -173,9 +173,7 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, Form(form)
     }
     let stored = store.account_password_hash(account.id).await?.unwrap_or_default();
     let pw = form.password;
-    let ok = tokio::task::spawn_blocking(move || password::verify(&pw, &stored))
-        .await
-        .map_err(|e| ConsoleError::Internal(e.to_string()))?;
+    let ok = tokio::task::spawn_blocking(move || password::verify(&pw, &stored)).await.map_err(|e| ConsoleError::Internal(e.to_string()))?;
     if !ok {
         let cfg = state.cfg.clone();
         let failures = store.record_failed_login(account.id, |n| cfg.lock_for(n).map(|d| now + d)).await?;

@@ -77,19 +77,23 @@ pub fn message_page(title: &str, text: &str) -> Html<String> {
 }
 
 pub fn login_page(csrf: &str, error: Option<&str>) -> Html<String> {
-    layout("Connexion", None, html! {
-        @if let Some(e) = error {
-            p class="error" role="alert" { (e) }
-        }
-        form method="post" action="/connexion" class="stack" {
-            input type="hidden" name="csrf" value=(csrf);
-            label for="name" { "Identifiant" }
-            input id="name" name="name" type="text" autocomplete="username" required autofocus;
-            label for="password" { "Mot de passe" }
-            input id="password" name="password" type="password" autocomplete="current-password" required;
-            button type="submit" { "Se connecter" }
-        }
-    })
+    layout(
+        "Connexion",
+        None,
+        html! {
+            @if let Some(e) = error {
+                p class="error" role="alert" { (e) }
+            }
+            form method="post" action="/connexion" class="stack" {
+                input type="hidden" name="csrf" value=(csrf);
+                label for="name" { "Identifiant" }
+                input id="name" name="name" type="text" autocomplete="username" required autofocus;
+                label for="password" { "Mot de passe" }
+                input id="password" name="password" type="password" autocomplete="current-password" required;
+                button type="submit" { "Se connecter" }
+            }
+        },
+    )
 }
 
 pub async fn stylesheet() -> Response {
@@ -102,20 +106,24 @@ pub async fn not_found() -> ConsoleError {
 
 pub async fn home(user: Authed) -> Html<String> {
     let role = user.account.role;
-    layout("Accueil", Some(&user), html! {
-        p { "Vous êtes connecté(e) en tant que " strong { (user.account.name) } ", rôle " (role_fr(role)) "." }
-        ul {
-            @if matches!(role, Role::Agent | Role::Supervisor) {
-                li { a href="/demandes" { "Demandes de rappel et d'attestation à traiter" } }
+    layout(
+        "Accueil",
+        Some(&user),
+        html! {
+            p { "Vous êtes connecté(e) en tant que " strong { (user.account.name) } ", rôle " (role_fr(role)) "." }
+            ul {
+                @if matches!(role, Role::Agent | Role::Supervisor) {
+                    li { a href="/demandes" { "Demandes de rappel et d'attestation à traiter" } }
+                }
+                @if role == Role::Admin {
+                    li { a href="/journal" { "Journal d'audit" } }
+                }
             }
-            @if role == Role::Admin {
-                li { a href="/journal" { "Journal d'audit" } }
+            @if matches!(role, Role::Editor | Role::Publisher | Role::Analyst) {
+                p { "Les pages de votre rôle ne sont pas encore disponibles dans la console." }
             }
-        }
-        @if matches!(role, Role::Editor | Role::Publisher | Role::Analyst) {
-            p { "Les pages de votre rôle ne sont pas encore disponibles dans la console." }
-        }
-    })
+        },
+    )
 }
 
 pub async fn audit_log(State(state): State<AppState>, user: Authed) -> Result<Html<String>, ConsoleError> {
@@ -123,19 +131,23 @@ pub async fn audit_log(State(state): State<AppState>, user: Authed) -> Result<Ht
     let store = state.store()?;
     let verify = store.verify_audit().await?;
     let entries = store.audit_entries(500).await?;
-    Ok(layout("Journal d'audit", Some(&user), html! {
-        @match &verify.broken {
-            None => p class="ok" role="status" { "Chaîne intègre : " (verify.rows) " ligne(s) vérifiée(s). Conservation : 6 mois." },
-            Some((seq, why)) => p class="error" role="alert" { "Chaîne rompue à la ligne " (seq) " : " (why) "." },
-        }
-        table {
-            caption { "Les 500 dernières actions, de la plus récente à la plus ancienne" }
-            thead { tr { th scope="col" { "N°" } th scope="col" { "Date (Paris)" } th scope="col" { "Qui" } th scope="col" { "Action" } th scope="col" { "Objet" } th scope="col" { "Détail" } } }
-            tbody {
-                @for e in &entries {
-                    tr { td { (e.seq) } td { (paris(e.at)) } td { (e.actor) } td { (e.action) } td { (e.target) } td { (e.detail) } }
+    Ok(layout(
+        "Journal d'audit",
+        Some(&user),
+        html! {
+            @match &verify.broken {
+                None => p class="ok" role="status" { "Chaîne intègre : " (verify.rows) " ligne(s) vérifiée(s). Conservation : 6 mois." },
+                Some((seq, why)) => p class="error" role="alert" { "Chaîne rompue à la ligne " (seq) " : " (why) "." },
+            }
+            table {
+                caption { "Les 500 dernières actions, de la plus récente à la plus ancienne" }
+                thead { tr { th scope="col" { "N°" } th scope="col" { "Date (Paris)" } th scope="col" { "Qui" } th scope="col" { "Action" } th scope="col" { "Objet" } th scope="col" { "Détail" } } }
+                tbody {
+                    @for e in &entries {
+                        tr { td { (e.seq) } td { (paris(e.at)) } td { (e.actor) } td { (e.action) } td { (e.target) } td { (e.detail) } }
+                    }
                 }
             }
-        }
-    }))
+        },
+    ))
 }

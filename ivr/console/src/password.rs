@@ -43,9 +43,7 @@ pub fn check(name: &str, password: &str) -> Result<(), PasswordError> {
     let upper = password.chars().any(char::is_uppercase);
     let digit = password.chars().any(|c| c.is_ascii_digit());
     let special = password.chars().any(|c| !c.is_alphanumeric());
-    let strong = (len >= MIN_LEN && lower && upper && digit && special)
-        || (len >= MIN_LEN_NO_SPECIAL && lower && upper && digit)
-        || len >= MIN_LEN_PASSPHRASE;
+    let strong = (len >= MIN_LEN && lower && upper && digit && special) || (len >= MIN_LEN_NO_SPECIAL && lower && upper && digit) || len >= MIN_LEN_PASSPHRASE;
     if !strong {
         return Err(PasswordError::TooWeak);
     }

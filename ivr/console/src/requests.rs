@@ -62,67 +62,75 @@ pub async fn list(State(state): State<AppState>, user: Authed, Query(q): Query<L
     };
     let rows = state.store()?.requests(&RequestFilter { status, limit: Some(500), ..Default::default() }).await?;
     let options = [("nouvelles", "À traiter"), ("traitees", "Traitées"), ("purgees", "Purgées"), ("toutes", "Toutes")];
-    Ok(layout("Demandes", Some(&user), html! {
-        form method="get" action="/demandes" class="filters" {
-            div class="stack" {
-                label for="statut" { "Statut" }
-                select id="statut" name="statut" {
-                    @for (v, label) in options {
-                        option value=(v) selected[v == statut] { (label) }
+    Ok(layout(
+        "Demandes",
+        Some(&user),
+        html! {
+            form method="get" action="/demandes" class="filters" {
+                div class="stack" {
+                    label for="statut" { "Statut" }
+                    select id="statut" name="statut" {
+                        @for (v, label) in options {
+                            option value=(v) selected[v == statut] { (label) }
+                        }
                     }
                 }
+                button type="submit" { "Afficher" }
             }
-            button type="submit" { "Afficher" }
-        }
-        @if rows.is_empty() {
-            p { "Aucune demande." }
-        } @else {
-            table {
-                caption { (rows.len()) " demande(s), les plus récentes d'abord" }
-                thead { tr {
-                    th scope="col" { "N°" } th scope="col" { "Type" } th scope="col" { "Reçue le (Paris)" }
-                    th scope="col" { "Parcours" } th scope="col" { "Thème" } th scope="col" { "Statut" }
-                } }
-                tbody {
-                    @for r in &rows {
-                        tr {
-                            td { a href={ "/demandes/" (r.id) } { "Demande " (r.id) } }
-                            td { (kind_fr(r.kind)) }
-                            td { (paris(r.created_at)) }
-                            td { "choix " (r.flow.number()) }
-                            td { (topic_fr(r.topic.as_deref())) }
-                            td { (status_fr(r.status)) }
+            @if rows.is_empty() {
+                p { "Aucune demande." }
+            } @else {
+                table {
+                    caption { (rows.len()) " demande(s), les plus récentes d'abord" }
+                    thead { tr {
+                        th scope="col" { "N°" } th scope="col" { "Type" } th scope="col" { "Reçue le (Paris)" }
+                        th scope="col" { "Parcours" } th scope="col" { "Thème" } th scope="col" { "Statut" }
+                    } }
+                    tbody {
+                        @for r in &rows {
+                            tr {
+                                td { a href={ "/demandes/" (r.id) } { "Demande " (r.id) } }
+                                td { (kind_fr(r.kind)) }
+                                td { (paris(r.created_at)) }
+                                td { "choix " (r.flow.number()) }
+                                td { (topic_fr(r.topic.as_deref())) }
+                                td { (status_fr(r.status)) }
+                            }
                         }
                     }
                 }
             }
-        }
-    }))
+        },
+    ))
 }
 
 fn detail(user: &Authed, r: &Request) -> Html<String> {
-    layout(&format!("Demande {}", r.id), Some(user), html! {
-        dl {
-            dt { "Type" } dd { (kind_fr(r.kind)) }
-            dt { "Reçue le (Paris)" } dd { (paris(r.created_at)) }
-            dt { "Parcours" } dd { "choix " (r.flow.number()) }
-            dt { "Thème de la question" } dd { (topic_fr(r.topic.as_deref())) }
-            dt { "Chiffres saisis" } dd { (r.keyed.as_deref().filter(|k| !k.is_empty()).unwrap_or("—")) }
-            dt { "Ce qu'a dit l'appelant" } dd { (r.transcript.as_deref().filter(|t| !t.is_empty()).unwrap_or("—")) }
-            dt { "Statut" } dd { (status_fr(r.status)) }
-            @if let (Some(at), Some(by)) = (r.handled_at, &r.handled_by) {
-                dt { "Traitée" } dd { "le " (paris(at)) " par " (by) }
+    layout(
+        &format!("Demande {}", r.id),
+        Some(user),
+        html! {
+            dl {
+                dt { "Type" } dd { (kind_fr(r.kind)) }
+                dt { "Reçue le (Paris)" } dd { (paris(r.created_at)) }
+                dt { "Parcours" } dd { "choix " (r.flow.number()) }
+                dt { "Thème de la question" } dd { (topic_fr(r.topic.as_deref())) }
+                dt { "Chiffres saisis" } dd { (r.keyed.as_deref().filter(|k| !k.is_empty()).unwrap_or("—")) }
+                dt { "Ce qu'a dit l'appelant" } dd { (r.transcript.as_deref().filter(|t| !t.is_empty()).unwrap_or("—")) }
+                dt { "Statut" } dd { (status_fr(r.status)) }
+                @if let (Some(at), Some(by)) = (r.handled_at, &r.handled_by) {
+                    dt { "Traitée" } dd { "le " (paris(at)) " par " (by) }
+                }
+                dt { "Identifiant d'appel" } dd { (r.call_id) }
             }
-            dt { "Identifiant d'appel" } dd { (r.call_id) }
-        }
-        @if r.status == RequestStatus::New {
-            form method="post" action={ "/demandes/" (r.id) "/traitee" } {
-                input type="hidden" name="csrf" value=(user.csrf);
-                button type="submit" { "Marquer comme traitée" }
+            @if r.status == RequestStatus::New {
+                form method="post" action={ "/demandes/" (r.id) "/traitee" } {
+                    input type="hidden" name="csrf" value=(user.csrf);
+                    button type="submit" { "Marquer comme traitée" }
+                }
             }
-        }
-        p { a href="/demandes" { "Retour à la liste" } }
-    })
+            p { a href="/demandes" { "Retour à la liste" } }
+        },
+    )
 }
 
 pub async fn show(State(state): State<AppState>, user: Authed, Path(id): Path<i64>) -> Result<Html<String>, ConsoleError> {

@@ -40,9 +40,7 @@ pub fn bind_address(asked: SocketAddr, tls: bool) -> SocketAddr {
 
 /// rustls server configuration from PEM files (TLS 1.3 and 1.2, ring).
 pub fn load_tls(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, ServeError> {
-    let open = |p: &Path| {
-        std::fs::File::open(p).map(BufReader::new).map_err(|source| ServeError::Read { path: p.display().to_string(), source })
-    };
+    let open = |p: &Path| std::fs::File::open(p).map(BufReader::new).map_err(|source| ServeError::Read { path: p.display().to_string(), source });
     let certs = rustls_pemfile::certs(&mut open(cert)?)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|source| ServeError::Read { path: cert.display().to_string(), source })?;
@@ -78,7 +76,12 @@ pub async fn bind(asked: SocketAddr, tls: bool) -> Result<TcpListener, ServeErro
 }
 
 /// Serves `app` on `listener` until `shutdown` completes.
-pub async fn serve(listener: TcpListener, app: Router, tls: Option<Arc<rustls::ServerConfig>>, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ServeError> {
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
     let Some(tls) = tls else {
         axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
         return Ok(());

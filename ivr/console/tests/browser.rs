@@ -19,7 +19,6 @@ use ivr_console::{password, AppState, ConsoleConfig, Health};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-
 const PASSWORD: &str = "Correct-Cheval-42";
 
 fn free_port() -> u16 {
@@ -48,10 +47,7 @@ async fn wd(port: u16, method: &str, path: &str, body: Option<Value>) -> Value {
             out.extend_from_slice(&buf[..n]);
             if let Some(end) = out.windows(4).position(|w| w == b"\r\n\r\n") {
                 let head = String::from_utf8_lossy(&out[..end]).to_ascii_lowercase();
-                let len = head
-                    .lines()
-                    .find_map(|l| l.strip_prefix("content-length:"))
-                    .and_then(|v| v.trim().parse::<usize>().ok());
+                let len = head.lines().find_map(|l| l.strip_prefix("content-length:")).and_then(|v| v.trim().parse::<usize>().ok());
                 if len.is_some_and(|len| out.len() >= end + 4 + len) {
                     break;
                 }
@@ -199,7 +195,15 @@ async fn an_agent_logs_in_and_works_the_requests_page_in_chromium() {
     ] {
         ids.push(
             store
-                .insert_request(&NewRequest { kind, call_id: format!("call-{keyed}@trunk"), flow: Flow::Choix2, at: Utc::now(), topic: Some("@none".into()), keyed: keyed.into(), transcript: said.into() })
+                .insert_request(&NewRequest {
+                    kind,
+                    call_id: format!("call-{keyed}@trunk"),
+                    flow: Flow::Choix2,
+                    at: Utc::now(),
+                    topic: Some("@none".into()),
+                    keyed: keyed.into(),
+                    transcript: said.into(),
+                })
                 .await
                 .unwrap(),
         );

@@ -30,12 +30,7 @@ impl Console {
         let store = Store::connect(&format!("sqlite://{}", dir.path().join("c.sqlite").display())).await.unwrap();
         let now = Arc::new(Mutex::new(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()));
         let clock_now = now.clone();
-        let mut state = AppState::new(
-            Some(store.clone()),
-            ConsoleConfig::default(),
-            tls,
-            Health { version: "9.9.9", sip_up: Arc::new(AtomicBool::new(true)) },
-        );
+        let mut state = AppState::new(Some(store.clone()), ConsoleConfig::default(), tls, Health { version: "9.9.9", sip_up: Arc::new(AtomicBool::new(true)) });
         state.clock = Arc::new(move || *clock_now.lock().unwrap());
         let hash = password::hash(PASSWORD).unwrap();
         for (name, role) in [("agent.dupont", Role::Agent), ("ana.lyste", Role::Analyst), ("admin", Role::Admin), ("sup.ervision", Role::Supervisor)] {
@@ -113,9 +108,11 @@ fn csrf_of(body: &str) -> String {
 }
 
 fn set_cookie(res: &Response<Body>, name: &str) -> Option<String> {
-    res.headers().get_all(header::SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
-        v.split(';').next().and_then(|kv| kv.split_once('=')).filter(|(k, _)| *k == name).map(|(_, v)| v.to_string())
-    })
+    res.headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.split(';').next().and_then(|kv| kv.split_once('=')).filter(|(k, _)| *k == name).map(|(_, v)| v.to_string()))
 }
 
 fn set_cookie_line(res: &Response<Body>, name: &str) -> String {
@@ -221,10 +218,7 @@ async fn login_then_logout() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER, "the session is over on the server too");
 
     let actions = c.actions().await;
-    assert_eq!(actions, vec![
-        ("agent.dupont".into(), "login".into(), "agent.dupont".into()),
-        ("agent.dupont".into(), "logout".into(), "agent.dupont".into()),
-    ]);
+    assert_eq!(actions, vec![("agent.dupont".into(), "login".into(), "agent.dupont".into()), ("agent.dupont".into(), "logout".into(), "agent.dupont".into()),]);
 }
 
 async fn sqlite_pool(c: &Console) -> sqlx::SqlitePool {

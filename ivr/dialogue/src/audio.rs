@@ -39,12 +39,7 @@ pub fn resample(pcm: &Pcm, to: u32) -> Result<Pcm, AudioError> {
         let res = r.process(&[block], None).map_err(|e| err(e.to_string()))?;
         out.extend_from_slice(&res[0]);
     }
-    let samples = out
-        .into_iter()
-        .skip(delay)
-        .take(want)
-        .map(|v| (v * 32768.0).round().clamp(-32768.0, 32767.0) as i16)
-        .collect();
+    let samples = out.into_iter().skip(delay).take(want).map(|v| (v * 32768.0).round().clamp(-32768.0, 32767.0) as i16).collect();
     Ok(Pcm { rate: to, samples })
 }
 
@@ -74,10 +69,8 @@ pub fn read_wav(path: &Path) -> Result<Pcm, AudioError> {
         other => return Err(err(format!("unsupported sample format {other:?}"))),
     }
     .map_err(|e| err(e.to_string()))?;
-    let samples = interleaved
-        .chunks(channels)
-        .map(|frame| (frame.iter().sum::<f32>() / channels as f32 * 32768.0).round().clamp(-32768.0, 32767.0) as i16)
-        .collect();
+    let samples =
+        interleaved.chunks(channels).map(|frame| (frame.iter().sum::<f32>() / channels as f32 * 32768.0).round().clamp(-32768.0, 32767.0) as i16).collect();
     Ok(Pcm { rate: spec.sample_rate, samples })
 }
 
@@ -86,9 +79,7 @@ mod tests {
     use super::*;
 
     fn tone(hz: f32, rate: u32, n: usize) -> Pcm {
-        let samples = (0..n)
-            .map(|i| ((2.0 * std::f32::consts::PI * hz * i as f32 / rate as f32).sin() * 16000.0) as i16)
-            .collect();
+        let samples = (0..n).map(|i| ((2.0 * std::f32::consts::PI * hz * i as f32 / rate as f32).sin() * 16000.0) as i16).collect();
         Pcm { rate, samples }
     }
 

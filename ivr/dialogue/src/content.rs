@@ -108,10 +108,8 @@ fn parse_action(action: &str, procedure: Option<&str>) -> Option<TopicAction> {
 impl Content {
     pub fn load(knowledge_dir: &Path, prompts_file: &Path) -> Result<Content, ContentError> {
         let mut content = Content::default();
-        let text = std::fs::read_to_string(prompts_file)
-            .map_err(|source| ContentError::Io { path: prompts_file.to_path_buf(), source })?;
-        let raw: BTreeMap<String, RawPrompt> =
-            toml::from_str(&text).map_err(|source| ContentError::Toml { path: prompts_file.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(prompts_file).map_err(|source| ContentError::Io { path: prompts_file.to_path_buf(), source })?;
+        let raw: BTreeMap<String, RawPrompt> = toml::from_str(&text).map_err(|source| ContentError::Toml { path: prompts_file.to_path_buf(), source })?;
         for (id, p) in raw {
             let mut options = Vec::new();
             for (digit, slug) in &p.options {
@@ -133,18 +131,11 @@ impl Content {
             }
             content.prompts.insert(id, PromptText { text: p.text, interruptible: p.interruptible });
         }
-        let entries = std::fs::read_dir(knowledge_dir)
-            .map_err(|source| ContentError::Io { path: knowledge_dir.to_path_buf(), source })?;
-        let mut files: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-            .collect();
+        let entries = std::fs::read_dir(knowledge_dir).map_err(|source| ContentError::Io { path: knowledge_dir.to_path_buf(), source })?;
+        let mut files: Vec<PathBuf> = entries.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "toml")).collect();
         files.sort();
         for path in files {
-            let parsed = std::fs::read_to_string(&path)
-                .map_err(|e| e.to_string())
-                .and_then(|t| toml::from_str::<RawTopic>(&t).map_err(|e| e.to_string()));
+            let parsed = std::fs::read_to_string(&path).map_err(|e| e.to_string()).and_then(|t| toml::from_str::<RawTopic>(&t).map_err(|e| e.to_string()));
             match parsed {
                 Ok(t) => match parse_action(&t.action, t.procedure.as_deref()) {
                     Some(action) => content.topics.push(TopicContent {
@@ -206,22 +197,13 @@ impl Content {
                 (t.slug.clone(), info)
             })
             .collect();
-        let mut uninterruptible: HashSet<String> =
-            self.prompts.iter().filter(|(_, p)| !p.interruptible).map(|(id, _)| id.clone()).collect();
+        let mut uninterruptible: HashSet<String> = self.prompts.iter().filter(|(_, p)| !p.interruptible).map(|(id, _)| id.clone()).collect();
         uninterruptible.extend(base.uninterruptible.iter().cloned());
         // Only what has text is played (an empty short answer or follow-up is skipped).
         let said = |t: &Option<String>| t.as_deref().is_some_and(|x| x.chars().any(char::is_alphanumeric));
         let short_answers = self.topics.iter().filter(|t| said(&t.short_answer)).map(|t| t.slug.clone()).collect();
         let follow_ups = self.topics.iter().filter(|t| said(&t.follow_up)).map(|t| t.slug.clone()).collect();
-        DialogueConfig {
-            topics,
-            keypad: self.keypad.clone(),
-            keypad_groups: self.keypad_groups.clone(),
-            short_answers,
-            follow_ups,
-            uninterruptible,
-            ..base
-        }
+        DialogueConfig { topics, keypad: self.keypad.clone(), keypad_groups: self.keypad_groups.clone(), short_answers, follow_ups, uninterruptible, ..base }
     }
 }
 
@@ -239,7 +221,11 @@ mod tests {
             "slug = \"rsa\"\nflow = 2\ntitle = \"Le RSA\"\naction = \"answer\"\ncomplex = true\nanswer = \"Le RSA est...\"\nshort_answer = \"Court.\"\nfollow_up = \"Pour la prime, dites prime.\"\nreviewed = 2026-11-23\n",
         )
         .unwrap();
-        std::fs::write(k.join("aide-urgence-violences.toml"), "slug = \"aide-urgence-violences\"\ntitle = \"Violences\"\naction = \"transfer\"\nanswer = \"Appelez le 3919.\"\n").unwrap();
+        std::fs::write(
+            k.join("aide-urgence-violences.toml"),
+            "slug = \"aide-urgence-violences\"\ntitle = \"Violences\"\naction = \"transfer\"\nanswer = \"Appelez le 3919.\"\n",
+        )
+        .unwrap();
         std::fs::write(k.join("broken.toml"), "slug = ").unwrap();
         let prompts = dir.path().join("prompts.toml");
         std::fs::write(

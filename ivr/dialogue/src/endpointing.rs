@@ -104,18 +104,35 @@ impl EndpointConfig {
 /// is the onset of the first voiced frame so the shell can cut the audio it buffered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EndpointEvent {
-    SpeechStart { start: Duration },
+    SpeechStart {
+        start: Duration,
+    },
     /// First short silence: the shell may send `start..end` to the recognizer now.
-    SpeculativeEnd { start: Duration, end: Duration },
+    SpeculativeEnd {
+        start: Duration,
+        end: Duration,
+    },
     /// The caller went on after a speculative end: drop that recognition.
     SpeechResumed,
-    UtteranceEnd { start: Duration, end: Duration },
+    UtteranceEnd {
+        start: Duration,
+        end: Duration,
+    },
     /// The utterance hit `max_utterance_ms`; treat as an end.
-    MaxLength { start: Duration, end: Duration },
+    MaxLength {
+        start: Duration,
+        end: Duration,
+    },
     /// Too little speech (or speech under a prompt that did not become a barge-in): discard.
-    TooShort { start: Duration, end: Duration },
+    TooShort {
+        start: Duration,
+        end: Duration,
+    },
     /// Sustained speech while an interruptible prompt plays: stop it.
-    BargeIn { onset: Duration, at: Duration },
+    BargeIn {
+        onset: Duration,
+        at: Duration,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -125,7 +142,14 @@ enum State {
     /// of an utterance are both this stored time, so a job cut at the speculative end is
     /// recognisably the final one (recomputing it from `now - silence` drifts by the
     /// clock's jitter and made every final end look new).
-    Speech { start: Duration, voice_end: Duration, voiced_ms: u64, silence_ms: u64, speculative: bool, barged: bool },
+    Speech {
+        start: Duration,
+        voice_end: Duration,
+        voiced_ms: u64,
+        silence_ms: u64,
+        speculative: bool,
+        barged: bool,
+    },
 }
 
 /// One per call.
@@ -144,15 +168,7 @@ pub struct Endpointer {
 
 impl Endpointer {
     pub fn new(cfg: EndpointConfig) -> Self {
-        Endpointer {
-            cfg,
-            context: ListenContext::OpenQuestion,
-            playing: None,
-            state: State::Idle,
-            run_onset: None,
-            run_ms: 0,
-            gap_ms: 0,
-        }
+        Endpointer { cfg, context: ListenContext::OpenQuestion, playing: None, state: State::Idle, run_onset: None, run_ms: 0, gap_ms: 0 }
     }
 
     pub fn config(&self) -> &EndpointConfig {
@@ -211,14 +227,7 @@ impl Endpointer {
                 if let Some(onset) = self.run_onset {
                     if self.run_ms >= self.cfg.start_ms {
                         out.push(EndpointEvent::SpeechStart { start: onset });
-                        self.state = State::Speech {
-                            start: onset,
-                            voice_end: now,
-                            voiced_ms: self.run_ms,
-                            silence_ms: 0,
-                            speculative: false,
-                            barged: false,
-                        };
+                        self.state = State::Speech { start: onset, voice_end: now, voiced_ms: self.run_ms, silence_ms: 0, speculative: false, barged: false };
                     }
                 }
             }
@@ -255,11 +264,7 @@ impl Endpointer {
                     out.push(EndpointEvent::MaxLength { start, end: now });
                     return out;
                 }
-                if !speculative
-                    && !under_prompt
-                    && silence_ms >= self.cfg.speculative_silence_ms
-                    && voiced_ms >= self.cfg.min_speech_ms
-                {
+                if !speculative && !under_prompt && silence_ms >= self.cfg.speculative_silence_ms && voiced_ms >= self.cfg.min_speech_ms {
                     let end = voice_end;
                     self.state = State::Speech { start, voice_end, voiced_ms, silence_ms, speculative: true, barged };
                     out.push(EndpointEvent::SpeculativeEnd { start, end });
@@ -268,9 +273,7 @@ impl Endpointer {
         }
         // Barge-in: checked after the state update so speech start and barge-in can
         // come out of the same frame.
-        if let (Some(true), State::Speech { start, voice_end, voiced_ms, silence_ms, speculative, barged: false }) =
-            (self.playing, self.state)
-        {
+        if let (Some(true), State::Speech { start, voice_end, voiced_ms, silence_ms, speculative, barged: false }) = (self.playing, self.state) {
             if let Some(onset) = self.run_onset {
                 if self.run_ms >= self.cfg.barge_in_ms {
                     self.state = State::Speech { start, voice_end, voiced_ms, silence_ms, speculative, barged: true };
@@ -434,20 +437,17 @@ mod tests {
         ep.set_playing(Some(true));
         let mut t = 0;
         let noises: &[&[(f32, u64)]] = &[
-            &[(0.95, 1)],                            // click
-            &[(0.9, 7)],                             // cough, 140 ms
-            &[(0.7, 9)],                             // "hmm", 180 ms
+            &[(0.95, 1)],                                        // click
+            &[(0.9, 7)],                                         // cough, 140 ms
+            &[(0.7, 9)],                                         // "hmm", 180 ms
             &[(0.9, 3), (0.1, 3), (0.9, 3), (0.1, 3), (0.9, 3)], // crackle with gaps > 40 ms
-            &[(0.45, 40)],                           // steady line noise under threshold
+            &[(0.45, 40)],                                       // steady line noise under threshold
         ];
         for noise in noises {
             let mut seq = noise.to_vec();
             seq.push((0.0, 50));
             let ev = feed(&mut ep, &mut t, &seq);
-            assert!(
-                !ev.iter().any(|(_, e)| matches!(e, EndpointEvent::BargeIn { .. } | EndpointEvent::UtteranceEnd { .. })),
-                "{noise:?} gave {ev:?}"
-            );
+            assert!(!ev.iter().any(|(_, e)| matches!(e, EndpointEvent::BargeIn { .. } | EndpointEvent::UtteranceEnd { .. })), "{noise:?} gave {ev:?}");
         }
     }
 

@@ -70,8 +70,7 @@ pub fn easter_sunday(year: i32) -> Option<NaiveDate> {
 /// French public holidays (jours fériés, Code du travail L3133-1) of a year.
 pub fn holidays(year: i32, alsace_moselle: bool) -> Vec<NaiveDate> {
     let fixed = [(1, 1), (5, 1), (5, 8), (7, 14), (8, 15), (11, 1), (11, 11), (12, 25)];
-    let mut out: Vec<NaiveDate> =
-        fixed.iter().filter_map(|&(m, d)| NaiveDate::from_ymd_opt(year, m, d)).collect();
+    let mut out: Vec<NaiveDate> = fixed.iter().filter_map(|&(m, d)| NaiveDate::from_ymd_opt(year, m, d)).collect();
     if let Some(easter) = easter_sunday(year) {
         out.push(easter + Duration::days(1)); // lundi de Pâques
         out.push(easter + Duration::days(39)); // Ascension

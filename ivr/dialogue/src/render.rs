@@ -144,8 +144,7 @@ impl Renderer<'_> {
             }
         }
         let path = self.audio_dir.join(MANIFEST);
-        let text = serde_json::to_string_pretty(&manifest)
-            .map_err(|e| RenderError::Manifest { path: path.clone(), reason: e.to_string() })?;
+        let text = serde_json::to_string_pretty(&manifest).map_err(|e| RenderError::Manifest { path: path.clone(), reason: e.to_string() })?;
         let tmp = self.audio_dir.join(format!("{MANIFEST}.tmp"));
         std::fs::write(&tmp, text).map_err(io(&tmp))?;
         std::fs::rename(&tmp, &path).map_err(io(&path))?;
@@ -191,11 +190,7 @@ fn cached(old: &Manifest, key: &str, hash: &str, out: &Path) -> Option<Entry> {
     if !out.is_file() {
         return None;
     }
-    old.entries
-        .get(key)
-        .filter(|e| e.hash == hash)
-        .or_else(|| old.entries.values().find(|e| e.hash == hash))
-        .cloned()
+    old.entries.get(key).filter(|e| e.hash == hash).or_else(|| old.entries.values().find(|e| e.hash == hash)).cloned()
 }
 
 /// Every rendered clip in memory, 8 kHz 16-bit, for the playback of a call.

@@ -86,10 +86,8 @@ impl SwitchesFile {
         if stamp.modified.is_some() && Some(stamp) == self.seen {
             return Ok(self.current);
         }
-        let text = std::fs::read_to_string(&self.path)
-            .map_err(|source| SwitchesError::Read { path: self.path.clone(), source })?;
-        let parsed: FileSwitches =
-            toml::from_str(&text).map_err(|source| SwitchesError::Parse { path: self.path.clone(), source })?;
+        let text = std::fs::read_to_string(&self.path).map_err(|source| SwitchesError::Read { path: self.path.clone(), source })?;
+        let parsed: FileSwitches = toml::from_str(&text).map_err(|source| SwitchesError::Parse { path: self.path.clone(), source })?;
         self.current = Switches { saturation: parsed.saturation, crisis: parsed.crisis, closed: parsed.closed };
         self.seen = Some(stamp);
         Ok(self.current)

@@ -12,8 +12,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 pub const DEFAULT_SOUNDS_DIR: &str = "/usr/share/asterisk/sounds/fr";
-pub const DEFAULT_TRANSCRIPTS: &str =
-    "/usr/share/doc/asterisk-core-sounds-fr/core-sounds-fr.txt.gz";
+pub const DEFAULT_TRANSCRIPTS: &str = "/usr/share/doc/asterisk-core-sounds-fr/core-sounds-fr.txt.gz";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Item {
@@ -31,16 +30,11 @@ pub enum EvalError {
 /// Prompts that have a spoken transcript and a WAV file, sorted by name.
 /// Entries that describe sounds ("[ascending tones]", "(ahooga)") are skipped.
 pub fn load_asterisk_corpus(sounds_dir: &Path, transcripts: &Path) -> Result<Vec<Item>, EvalError> {
-    let err = |message: String| EvalError::File {
-        path: transcripts.display().to_string(),
-        message,
-    };
+    let err = |message: String| EvalError::File { path: transcripts.display().to_string(), message };
     let raw = std::fs::read(transcripts).map_err(|e| err(e.to_string()))?;
     let text = if raw.starts_with(&[0x1f, 0x8b]) {
         let mut s = String::new();
-        flate2::read::GzDecoder::new(&raw[..])
-            .read_to_string(&mut s)
-            .map_err(|e| err(e.to_string()))?;
+        flate2::read::GzDecoder::new(&raw[..]).read_to_string(&mut s).map_err(|e| err(e.to_string()))?;
         s
     } else {
         String::from_utf8(raw).map_err(|e| err(e.to_string()))?
@@ -52,11 +46,7 @@ pub fn load_asterisk_corpus(sounds_dir: &Path, transcripts: &Path) -> Result<Vec
         .map(|(name, reference)| (name.trim(), reference.trim()))
         .filter(|(_, r)| !r.is_empty() && !r.starts_with('[') && !r.starts_with('('))
         .filter(|(_, r)| !normalize(r).is_empty())
-        .map(|(name, reference)| Item {
-            name: name.to_string(),
-            wav: sounds_dir.join(format!("{name}.wav")),
-            reference: reference.to_string(),
-        })
+        .map(|(name, reference)| Item { name: name.to_string(), wav: sounds_dir.join(format!("{name}.wav")), reference: reference.to_string() })
         .filter(|item| item.wav.is_file())
         .collect();
     items.sort_by(|a, b| a.name.cmp(&b.name));
@@ -88,20 +78,13 @@ pub fn normalize(text: &str) -> Vec<String> {
                 spaced.push(' ');
             }
         }
-        prev_digit = if c.is_whitespace() {
-            None
-        } else {
-            Some(is_digit)
-        };
+        prev_digit = if c.is_whitespace() { None } else { Some(is_digit) };
         spaced.push(c);
     }
     spaced
         .split_whitespace()
         .flat_map(|w| match w.parse::<u64>() {
-            Ok(n) if w.len() <= 9 => french_number(n)
-                .split(' ')
-                .map(String::from)
-                .collect::<Vec<_>>(),
+            Ok(n) if w.len() <= 9 => french_number(n).split(' ').map(String::from).collect::<Vec<_>>(),
             _ => vec![w.to_string()],
         })
         .collect()
@@ -109,19 +92,9 @@ pub fn normalize(text: &str) -> Vec<String> {
 
 /// French cardinal in words, hyphens as spaces (the normalization splits them anyway).
 pub fn french_number(n: u64) -> String {
-    const UNITS: [&str; 17] = [
-        "zéro", "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix",
-        "onze", "douze", "treize", "quatorze", "quinze", "seize",
-    ];
-    const TENS: [&str; 7] = [
-        "",
-        "",
-        "vingt",
-        "trente",
-        "quarante",
-        "cinquante",
-        "soixante",
-    ];
+    const UNITS: [&str; 17] =
+        ["zéro", "un", "deux", "trois", "quatre", "cinq", "six", "sept", "huit", "neuf", "dix", "onze", "douze", "treize", "quatorze", "quinze", "seize"];
+    const TENS: [&str; 7] = ["", "", "vingt", "trente", "quarante", "cinquante", "soixante"];
     fn below_100(n: u64) -> String {
         match n {
             0..=16 => UNITS[n as usize].to_string(),
@@ -161,22 +134,14 @@ pub fn french_number(n: u64) -> String {
     let (millions, thousands, rest) = (n / 1_000_000, (n / 1000) % 1000, n % 1000);
     if millions > 0 {
         let m = below_1000(millions);
-        parts.push(if millions == 1 {
-            "un million".to_string()
-        } else {
-            format!("{m} millions")
-        });
+        parts.push(if millions == 1 { "un million".to_string() } else { format!("{m} millions") });
     }
     if thousands == 1 {
         parts.push("mille".to_string());
     } else if thousands > 1 {
         // "deux cents" but "deux cent mille": the plural s drops before mille.
         let t = below_1000(thousands);
-        let t = if t.ends_with("cents") || t.ends_with("vingts") {
-            t[..t.len() - 1].to_string()
-        } else {
-            t
-        };
+        let t = if t.ends_with("cents") || t.ends_with("vingts") { t[..t.len() - 1].to_string() } else { t };
         parts.push(format!("{t} mille"));
     }
     if rest > 0 {
@@ -210,10 +175,7 @@ mod tests {
 
     #[test]
     fn normalization_is_stated_and_symmetric() {
-        assert_eq!(
-            words("Toutes les lignes sont occupées pour l'instant."),
-            words("toutes les lignes sont occupées pour l instant")
-        );
+        assert_eq!(words("Toutes les lignes sont occupées pour l'instant."), words("toutes les lignes sont occupées pour l instant"));
         assert_eq!(words("Appuyez sur 2."), words("appuyez sur deux"));
         assert_eq!(words("9h30"), vec!["neuf", "h", "trente"]);
         assert_eq!(words("Échec !"), vec!["échec"]);

@@ -23,19 +23,11 @@ use crate::asr::{AsrError, AsrWorker, Recognizer, Transcript};
 
 /// What a pool worker does with one utterance. `AsrWorker` is the real one.
 pub trait Transcribe: Send + 'static {
-    fn transcribe(
-        &mut self,
-        pcm16k: &[f32],
-        cancel: &Arc<AtomicBool>,
-    ) -> Result<Transcript, AsrError>;
+    fn transcribe(&mut self, pcm16k: &[f32], cancel: &Arc<AtomicBool>) -> Result<Transcript, AsrError>;
 }
 
 impl Transcribe for AsrWorker {
-    fn transcribe(
-        &mut self,
-        pcm16k: &[f32],
-        cancel: &Arc<AtomicBool>,
-    ) -> Result<Transcript, AsrError> {
+    fn transcribe(&mut self, pcm16k: &[f32], cancel: &Arc<AtomicBool>) -> Result<Transcript, AsrError> {
         self.transcribe_cancellable(pcm16k, Some(Arc::clone(cancel)))
     }
 }
@@ -108,25 +100,14 @@ pub struct AsrPool {
 impl AsrPool {
     /// `workers` whisper states over `recognizer`'s model; at most `capacity`
     /// utterances wait for a worker.
-    pub fn whisper(
-        recognizer: &Recognizer,
-        workers: usize,
-        capacity: usize,
-    ) -> Result<Self, AsrError> {
+    pub fn whisper(recognizer: &Recognizer, workers: usize, capacity: usize) -> Result<Self, AsrError> {
         Self::whisper_at(recognizer, workers, capacity, 0)
     }
 
     /// The same, the workers (and the threads whisper.cpp starts from them, which inherit
     /// it) `nice` steps below the process's base priority (0 = at it).
-    pub fn whisper_at(
-        recognizer: &Recognizer,
-        workers: usize,
-        capacity: usize,
-        nice: i32,
-    ) -> Result<Self, AsrError> {
-        let engines = (0..workers.max(1))
-            .map(|_| recognizer.worker())
-            .collect::<Result<Vec<_>, _>>()?;
+    pub fn whisper_at(recognizer: &Recognizer, workers: usize, capacity: usize, nice: i32) -> Result<Self, AsrError> {
+        let engines = (0..workers.max(1)).map(|_| recognizer.worker()).collect::<Result<Vec<_>, _>>()?;
         Ok(Self::with_nice(engines, capacity, nice))
     }
 
@@ -151,25 +132,14 @@ impl AsrPool {
                     .ok()
             })
             .collect();
-        AsrPool {
-            tx: Some(tx),
-            threads,
-            queued,
-            busy,
-            capacity,
-        }
+        AsrPool { tx: Some(tx), threads, queued, busy, capacity }
     }
 
     pub fn submit(&self, pcm16k: Vec<f32>) -> Result<AsrHandle, PoolError> {
         let tx = self.tx.as_ref().ok_or(PoolError::Stopped)?;
         let cancel = Arc::new(AtomicBool::new(false));
         let (reply, rx) = oneshot::channel();
-        let job = Job {
-            pcm: pcm16k,
-            cancel: Arc::clone(&cancel),
-            submitted: Instant::now(),
-            reply,
-        };
+        let job = Job { pcm: pcm16k, cancel: Arc::clone(&cancel), submitted: Instant::now(), reply };
         self.queued.fetch_add(1, Ordering::SeqCst);
         match tx.try_send(job) {
             Ok(()) => Ok(AsrHandle { cancel, rx }),
@@ -184,12 +154,7 @@ impl AsrPool {
     }
 
     pub fn load(&self) -> PoolLoad {
-        PoolLoad {
-            workers: self.threads.len(),
-            busy: self.busy.load(Ordering::SeqCst),
-            queued: self.queued.load(Ordering::SeqCst),
-            capacity: self.capacity,
-        }
+        PoolLoad { workers: self.threads.len(), busy: self.busy.load(Ordering::SeqCst), queued: self.queued.load(Ordering::SeqCst), capacity: self.capacity }
     }
 }
 
@@ -203,13 +168,7 @@ impl Drop for AsrPool {
     }
 }
 
-fn worker_loop<T: Transcribe>(
-    mut engine: T,
-    rx: Arc<Mutex<Receiver<Job>>>,
-    queued: Arc<AtomicUsize>,
-    busy: Arc<AtomicUsize>,
-    nice: i32,
-) {
+fn worker_loop<T: Transcribe>(mut engine: T, rx: Arc<Mutex<Receiver<Job>>>, queued: Arc<AtomicUsize>, busy: Arc<AtomicUsize>, nice: i32) {
     // Absolute: the pool may be built from a raised media thread, whose priority a new
     // thread inherits.
     let target = crate::priority::process_nice() + nice;
@@ -238,11 +197,7 @@ fn worker_loop<T: Transcribe>(
         };
         let run_ms = started.elapsed().as_millis() as u64;
         // The caller may have gone (call ended): nothing to do then.
-        let _ = job.reply.send(PoolResult {
-            transcript,
-            queued_ms,
-            run_ms,
-        });
+        let _ = job.reply.send(PoolResult { transcript, queued_ms, run_ms });
     }
 }
 
@@ -260,44 +215,27 @@ mod tests {
     }
 
     impl Transcribe for Echo {
-        fn transcribe(
-            &mut self,
-            pcm: &[f32],
-            cancel: &Arc<AtomicBool>,
-        ) -> Result<Transcript, AsrError> {
+        fn transcribe(&mut self, pcm: &[f32], cancel: &Arc<AtomicBool>) -> Result<Transcript, AsrError> {
             let _ = self.started.send(pcm.len());
             let _held = self.gate.lock();
             if cancel.load(Ordering::Relaxed) {
                 return Err(AsrError::Cancelled);
             }
-            Ok(Transcript {
-                text: format!("{} samples", pcm.len()),
-                raw_text: String::new(),
-                audio_ms: pcm.len() as u64 / 16,
-                asr_ms: 0,
-                no_speech_prob: 0.0,
-            })
+            Ok(Transcript { text: format!("{} samples", pcm.len()), raw_text: String::new(), audio_ms: pcm.len() as u64 / 16, asr_ms: 0, no_speech_prob: 0.0 })
         }
     }
 
     fn pool(workers: usize, capacity: usize) -> (AsrPool, Arc<Mutex<()>>, mpsc::Receiver<usize>) {
         let gate = Arc::new(Mutex::new(()));
         let (tx, rx) = mpsc::channel();
-        let engines = (0..workers)
-            .map(|_| Echo {
-                gate: Arc::clone(&gate),
-                started: tx.clone(),
-            })
-            .collect();
+        let engines = (0..workers).map(|_| Echo { gate: Arc::clone(&gate), started: tx.clone() }).collect();
         (AsrPool::new(engines, capacity), gate, rx)
     }
 
     #[test]
     fn results_come_back_to_their_submitter() {
         let (p, _gate, _started) = pool(2, 8);
-        let handles: Vec<_> = (1..=5)
-            .map(|n| p.submit(vec![0.0; n * 100]).unwrap())
-            .collect();
+        let handles: Vec<_> = (1..=5).map(|n| p.submit(vec![0.0; n * 100]).unwrap()).collect();
         for (n, h) in (1..=5).zip(handles) {
             let r = h.wait().unwrap();
             assert_eq!(r.transcript.unwrap().text, format!("{} samples", n * 100));
@@ -359,14 +297,8 @@ mod tests {
         waiting.cancel();
         running.cancel();
         drop(held);
-        assert!(matches!(
-            running.wait().unwrap().transcript,
-            Err(AsrError::Cancelled)
-        ));
-        assert!(matches!(
-            waiting.wait().unwrap().transcript,
-            Err(AsrError::Cancelled)
-        ));
+        assert!(matches!(running.wait().unwrap().transcript, Err(AsrError::Cancelled)));
+        assert!(matches!(waiting.wait().unwrap().transcript, Err(AsrError::Cancelled)));
         // The skipped job never reached the engine.
         assert!(started.recv_timeout(Duration::from_millis(200)).is_err());
     }

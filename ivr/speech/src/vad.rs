@@ -67,27 +67,16 @@ pub struct SileroVad {
 
 impl SileroVad {
     pub fn load(path: &Path) -> Result<Arc<Self>, VadError> {
-        let err = |message: String| VadError::Load {
-            path: path.display().to_string(),
-            message,
-        };
+        let err = |message: String| VadError::Load { path: path.display().to_string(), message };
         if !path.is_file() {
             return Err(err("no such file (run models/fetch.sh)".into()));
         }
         let device = Device::Cpu;
-        let mut w =
-            candle_core::safetensors::load(path, &device).map_err(|e| err(e.to_string()))?;
+        let mut w = candle_core::safetensors::load(path, &device).map_err(|e| err(e.to_string()))?;
         let mut take = |name: &str| {
-            w.remove(name)
-                .ok_or_else(|| err(format!("missing tensor {name}")))
-                .and_then(|t| t.to_dtype(DType::F32).map_err(|e| err(e.to_string())))
+            w.remove(name).ok_or_else(|| err(format!("missing tensor {name}"))).and_then(|t| t.to_dtype(DType::F32).map_err(|e| err(e.to_string())))
         };
-        let conv = |weight, bias, padding, stride| Conv {
-            weight,
-            bias,
-            padding,
-            stride,
-        };
+        let conv = |weight, bias, padding, stride| Conv { weight, bias, padding, stride };
         let stft = conv(take("stft_conv.weight")?, None, 0, STFT_HOP);
         let convs = [
             conv(take("conv1.weight")?, Some(take("conv1.bias")?), 1, 1),
@@ -95,56 +84,23 @@ impl SileroVad {
             conv(take("conv3.weight")?, Some(take("conv3.bias")?), 1, 2),
             conv(take("conv4.weight")?, Some(take("conv4.bias")?), 1, 1),
         ];
-        let w_ih_t = take("lstm_cell.weight_ih")?
-            .t()
-            .and_then(|t| t.contiguous())
-            .map_err(|e| err(e.to_string()))?;
-        let w_hh_t = take("lstm_cell.weight_hh")?
-            .t()
-            .and_then(|t| t.contiguous())
-            .map_err(|e| err(e.to_string()))?;
-        let lstm_bias = (take("lstm_cell.bias_ih")? + take("lstm_cell.bias_hh")?)
-            .map_err(|e| err(e.to_string()))?;
-        let final_conv = conv(
-            take("final_conv.weight")?,
-            Some(take("final_conv.bias")?),
-            0,
-            1,
-        );
+        let w_ih_t = take("lstm_cell.weight_ih")?.t().and_then(|t| t.contiguous()).map_err(|e| err(e.to_string()))?;
+        let w_hh_t = take("lstm_cell.weight_hh")?.t().and_then(|t| t.contiguous()).map_err(|e| err(e.to_string()))?;
+        let lstm_bias = (take("lstm_cell.bias_ih")? + take("lstm_cell.bias_hh")?).map_err(|e| err(e.to_string()))?;
+        let final_conv = conv(take("final_conv.weight")?, Some(take("final_conv.bias")?), 0, 1);
         if w_ih_t.dims() != [HIDDEN, 4 * HIDDEN] || w_hh_t.dims() != [HIDDEN, 4 * HIDDEN] {
-            return Err(err(
-                "unexpected LSTM shape (not the 16 kHz Silero v6 network)".into(),
-            ));
+            return Err(err("unexpected LSTM shape (not the 16 kHz Silero v6 network)".into()));
         }
-        Ok(Arc::new(SileroVad {
-            stft,
-            convs,
-            w_ih_t,
-            w_hh_t,
-            lstm_bias,
-            final_conv,
-            device,
-        }))
+        Ok(Arc::new(SileroVad { stft, convs, w_ih_t, w_hh_t, lstm_bias, final_conv, device }))
     }
 
     /// A fresh stream (new call): zero state, zero context.
     pub fn stream(self: &Arc<Self>) -> Result<VadStream, VadError> {
         let zeros = Tensor::zeros((1, HIDDEN), DType::F32, &self.device)?;
-        Ok(VadStream {
-            model: Arc::clone(self),
-            h: zeros.clone(),
-            c: zeros,
-            context: vec![0.0; CONTEXT],
-            pending: Vec::new(),
-        })
+        Ok(VadStream { model: Arc::clone(self), h: zeros.clone(), c: zeros, context: vec![0.0; CONTEXT], pending: Vec::new() })
     }
 
-    fn step(
-        &self,
-        input: &[f32],
-        h: &Tensor,
-        c: &Tensor,
-    ) -> candle_core::Result<(f32, Tensor, Tensor)> {
+    fn step(&self, input: &[f32], h: &Tensor, c: &Tensor) -> candle_core::Result<(f32, Tensor, Tensor)> {
         // Reflect padding on the right, as torch's F.pad(mode="reflect").
         let mut x = input.to_vec();
         let n = input.len();
@@ -160,16 +116,13 @@ impl SileroVad {
         }
         // [1, 128, 1] → [1, 128]
         let x = x.squeeze(D::Minus1)?;
-        let gates =
-            (x.matmul(&self.w_ih_t)? + h.matmul(&self.w_hh_t)?)?.broadcast_add(&self.lstm_bias)?;
+        let gates = (x.matmul(&self.w_ih_t)? + h.matmul(&self.w_hh_t)?)?.broadcast_add(&self.lstm_bias)?;
         let chunks = gates.chunk(4, 1)?;
         let (i, f, g, o) = (&chunks[0], &chunks[1], &chunks[2], &chunks[3]);
         let sigmoid = |t: &Tensor| (t.neg()?.exp()? + 1.0)?.recip();
         let c_new = ((sigmoid(f)? * c)? + (sigmoid(i)? * g.tanh()?)?)?;
         let h_new = (sigmoid(o)? * c_new.tanh()?)?;
-        let y = self
-            .final_conv
-            .forward(&h_new.relu()?.unsqueeze(D::Minus1)?)?;
+        let y = self.final_conv.forward(&h_new.relu()?.unsqueeze(D::Minus1)?)?;
         let p = sigmoid(&y)?.mean_all()?.to_scalar::<f32>()?;
         Ok((p, h_new, c_new))
     }
@@ -197,8 +150,7 @@ impl VadStream {
             let (p, h, c) = self.model.step(&input, &self.h, &self.c)?;
             self.h = h;
             self.c = c;
-            self.context
-                .copy_from_slice(&input[input.len() - CONTEXT..]);
+            self.context.copy_from_slice(&input[input.len() - CONTEXT..]);
             out.push(p);
             used += CHUNK;
         }

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use nlu::Matcher;
 use nlu::knowledge::KnowledgeBase;
+use nlu::Matcher;
 
 use super::knowledge::default_knowledge_dir;
 

@@ -119,9 +119,7 @@ pub fn run(cmd: ConsoleCommand) -> anyhow::Result<()> {
     };
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async move {
-        let store = Store::connect(&cfg.db_url)
-            .await
-            .with_context(|| format!("opening the database {}", redact(&cfg.db_url)))?;
+        let store = Store::connect(&cfg.db_url).await.with_context(|| format!("opening the database {}", redact(&cfg.db_url)))?;
         let res = command(&store, cmd, new_password).await;
         store.close().await;
         res
@@ -201,9 +199,7 @@ async fn command(store: &Store, cmd: ConsoleCommand, new_password: Option<String
 }
 
 fn valid_name(name: &str) -> anyhow::Result<&str> {
-    let ok = !name.is_empty()
-        && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@'));
+    let ok = !name.is_empty() && name.len() <= 64 && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '@'));
     if !ok {
         bail!("account names are 1 to 64 characters among a-z, A-Z, 0-9 and . - _ @");
     }
@@ -219,9 +215,7 @@ fn read_new_password(name: &str) -> anyhow::Result<String> {
         (a, b)
     } else {
         let mut lines = stdin.lock().lines();
-        let mut next = || -> anyhow::Result<String> {
-            Ok(lines.next().transpose().context("reading stdin")?.unwrap_or_default())
-        };
+        let mut next = || -> anyhow::Result<String> { Ok(lines.next().transpose().context("reading stdin")?.unwrap_or_default()) };
         (next()?, next()?)
     };
     let _ = std::io::stderr().flush();

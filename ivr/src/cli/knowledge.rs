@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Subcommand;
-use nlu::knowledge::{KnowledgeBase, Prompts, utc_date};
+use nlu::knowledge::{utc_date, KnowledgeBase, Prompts};
 
 #[derive(Subcommand, Debug)]
 pub enum KnowledgeCommand {
@@ -76,23 +76,13 @@ pub fn run(cmd: KnowledgeCommand) -> Result<()> {
         KnowledgeCommand::Check { dir, prompts, no_durations } => {
             let dir = dir.unwrap_or_else(default_knowledge_dir);
             let prompts = prompts.unwrap_or_else(|| prompts_beside(&dir));
-            let today = utc_date(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0),
-            );
+            let today = utc_date(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0));
             let kb = KnowledgeBase::load(&dir);
             let mut diagnostics = match &kb {
                 Ok(kb) => {
                     let d = kb.check(today);
                     print_durations(kb, !no_durations);
-                    eprintln!(
-                        "knowledge: {} topics, {} intents read from {}",
-                        kb.topics.len(),
-                        kb.intents.len(),
-                        dir.display()
-                    );
+                    eprintln!("knowledge: {} topics, {} intents read from {}", kb.topics.len(), kb.intents.len(), dir.display());
                     d
                 }
                 Err(e) => e.0.clone(),

@@ -2,10 +2,10 @@
 
 use clap::{Parser, Subcommand};
 
-mod knowledge;
 mod bench;
 mod classify;
 mod console;
+mod knowledge;
 mod models;
 mod prompts;
 mod report;
@@ -57,13 +57,8 @@ pub enum Command {
 pub fn init_tracing() {
     use tracing_subscriber::EnvFilter;
     // IVR_LOG, else RUST_LOG, else info. No level logs personal data (DESIGN §8).
-    let filter = EnvFilter::try_from_env("IVR_LOG")
-        .or_else(|_| EnvFilter::try_from_default_env())
-        .unwrap_or_else(|_| EnvFilter::new("info,tantivy=warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    let filter = EnvFilter::try_from_env("IVR_LOG").or_else(|_| EnvFilter::try_from_default_env()).unwrap_or_else(|_| EnvFilter::new("info,tantivy=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 pub fn run(cli: Cli) -> anyhow::Result<()> {

@@ -35,19 +35,9 @@ pub struct BuildArgs {
 pub fn run(cmd: ModelsCommand) -> anyhow::Result<()> {
     match cmd {
         ModelsCommand::Build(a) => {
-            let pins = a
-                .checksums
-                .as_deref()
-                .map(Pins::load)
-                .transpose()
-                .context("reading the checksum list")?;
-            let inputs = BuildInputs {
-                ct2_model: &a.ct2,
-                mel_filters: &a.mel_filters,
-                vocab: &a.vocab,
-            };
-            let built =
-                build(&inputs, &a.out_dir, pins.as_ref()).context("model conversion failed")?;
+            let pins = a.checksums.as_deref().map(Pins::load).transpose().context("reading the checksum list")?;
+            let inputs = BuildInputs { ct2_model: &a.ct2, mel_filters: &a.mel_filters, vocab: &a.vocab };
+            let built = build(&inputs, &a.out_dir, pins.as_ref()).context("model conversion failed")?;
             for b in built.iter().filter(|b| b.converted) {
                 eprintln!("models: wrote {} ({} bytes)", b.path.display(), b.bytes);
             }

@@ -59,11 +59,7 @@ fn render(args: RenderArgs) -> Result<()> {
         VoiceChoice::Pico => Box::new(PicoVoice::french()?),
         VoiceChoice::Espeak => Box::new(EspeakVoice::french()?),
     };
-    let renderer = Renderer {
-        voice: voice.as_ref(),
-        audio_dir: prompts_dir.join("audio"),
-        studio_dir: prompts_dir.join("studio"),
-    };
+    let renderer = Renderer { voice: voice.as_ref(), audio_dir: prompts_dir.join("audio"), studio_dir: prompts_dir.join("studio") };
     let items = content.render_items();
     let report = renderer.render_all(&items)?;
     if !args.quiet {

@@ -101,11 +101,7 @@ pub(crate) fn config(db: &DbArgs) -> anyhow::Result<AccountingConfig> {
         Some(p) => AccountingConfig::from_toml_file(p)?,
         None => AccountingConfig::default(),
     };
-    if let Some(url) = db
-        .db
-        .clone()
-        .or_else(|| std::env::var("IVR_DB_URL").ok().filter(|u| !u.is_empty()))
-    {
+    if let Some(url) = db.db.clone().or_else(|| std::env::var("IVR_DB_URL").ok().filter(|u| !u.is_empty())) {
         cfg.db_url = url;
     }
     Ok(cfg)
@@ -113,13 +109,9 @@ pub(crate) fn config(db: &DbArgs) -> anyhow::Result<AccountingConfig> {
 
 pub fn run(args: ReportArgs) -> anyhow::Result<()> {
     let cfg = config(&args.db)?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async move {
-        let store = Store::connect(&cfg.db_url)
-            .await
-            .with_context(|| format!("opening the accounting database {}", redact(&cfg.db_url)))?;
+        let store = Store::connect(&cfg.db_url).await.with_context(|| format!("opening the accounting database {}", redact(&cfg.db_url)))?;
         let res = match args.command {
             None => figures(&store, &cfg, &args.figures).await,
             Some(cmd) => command(&store, &cfg, cmd).await,
@@ -130,9 +122,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<()> {
 }
 
 async fn figures(store: &Store, cfg: &AccountingConfig, a: &FiguresArgs) -> anyhow::Result<()> {
-    let (Some(from), Some(to)) = (a.from, a.to) else {
-        bail!("--from and --to are required (YYYY-MM-DD)")
-    };
+    let (Some(from), Some(to)) = (a.from, a.to) else { bail!("--from and --to are required (YYYY-MM-DD)") };
     if to < from {
         bail!("--to is before --from");
     }
@@ -147,15 +137,7 @@ async fn figures(store: &Store, cfg: &AccountingConfig, a: &FiguresArgs) -> anyh
         ReportFormat::Xml => Format::Xml,
         ReportFormat::Json => Format::Json,
     };
-    let r = report::build(
-        store,
-        &cfg.sc32,
-        from,
-        to,
-        by,
-        a.flow.and_then(Flow::from_number),
-    )
-    .await?;
+    let r = report::build(store, &cfg.sc32, from, to, by, a.flow.and_then(Flow::from_number)).await?;
     emit(&report::render(&r, format))
 }
 
@@ -171,21 +153,14 @@ pub(crate) fn emit(text: &str) -> anyhow::Result<()> {
 
 async fn command(store: &Store, cfg: &AccountingConfig, cmd: ReportCommand) -> anyhow::Result<()> {
     match cmd {
-        ReportCommand::Export {
-            from,
-            to,
-            format,
-            out,
-        } => {
+        ReportCommand::Export { from, to, format, out } => {
             let f = match format {
                 RawFormat::Csv => ExportFormat::Csv,
                 RawFormat::Xml => ExportFormat::Xml,
             };
             let text = export::export(store, &cfg.sc32, from, to, f).await?;
             match out {
-                Some(p) => {
-                    std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?
-                }
+                Some(p) => std::fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?,
                 None => emit(&text)?,
             }
         }

@@ -8,9 +8,9 @@
 use std::path::PathBuf;
 
 use anyhow::{bail, Context};
+use chrono_tz::Europe::Paris;
 use clap::{Subcommand, ValueEnum};
 use ivr_accounting::chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use chrono_tz::Europe::Paris;
 use ivr_accounting::{AccountingConfig, Request, RequestFilter, RequestKind, RequestStatus, Store};
 
 use super::report::{redact, DbArgs};
@@ -124,9 +124,7 @@ pub fn run(cmd: RequestsCommand) -> anyhow::Result<()> {
     let cfg = super::report::config(&db)?;
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     rt.block_on(async move {
-        let store = Store::connect(&cfg.db_url)
-            .await
-            .with_context(|| format!("opening the database {}", redact(&cfg.db_url)))?;
+        let store = Store::connect(&cfg.db_url).await.with_context(|| format!("opening the database {}", redact(&cfg.db_url)))?;
         let res = command(&store, &cfg, cmd).await;
         store.close().await;
         res

@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
+use ivr_telephony::app::CallCommand;
 use ivr_telephony::config::Config;
 use ivr_telephony::endpoint::EndpointConfig;
 use ivr_telephony::media::prompt::Prompt;
-use ivr_telephony::app::CallCommand;
 use ivr_telephony::script::FixedScript;
 use ivr_telephony::server::{Application, CallCommander, CallHandle};
 use tokio::signal::unix::{signal, Signal, SignalKind};
@@ -108,9 +108,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     // The runtime's threads carry the media path (RTP, VAD, endpointing of every call):
     // raised above the rest of the host where permitted (see ivr_speech::priority). A
     // throw-away thread tells first whether raising is permitted at all.
-    let media_raised = std::thread::spawn(|| ivr_speech::priority::adjust_this_thread(ivr_speech::priority::MEDIA_BOOST).is_ok())
-        .join()
-        .unwrap_or(false);
+    let media_raised = std::thread::spawn(|| ivr_speech::priority::adjust_this_thread(ivr_speech::priority::MEDIA_BOOST).is_ok()).join().unwrap_or(false);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -374,7 +372,12 @@ async fn relay(
 /// Builds the conversation service: models and content load before the port is announced,
 /// so the first call is answered at full speed.
 /// Also returns a recorder clone and the writer, for the flush at shutdown.
-async fn conversation(a: &ConversationArgs, cfg: &Config, tables: &ServiceTables, asr_nice: i32) -> anyhow::Result<(Service, Option<(ivr_accounting::Recorder, ivr_accounting::Writer, DailyJob)>)> {
+async fn conversation(
+    a: &ConversationArgs,
+    cfg: &Config,
+    tables: &ServiceTables,
+    asr_nice: i32,
+) -> anyhow::Result<(Service, Option<(ivr_accounting::Recorder, ivr_accounting::Writer, DailyJob)>)> {
     let mut writer = None;
     let caller_id = tables.caller_id()?;
     let accounting = if a.db_url == "none" {

@@ -82,13 +82,7 @@ pub fn run(cmd: SwitchCommand) -> anyhow::Result<()> {
 fn show(file: &SwitchesFile, s: Switches) -> String {
     let word = |b: bool| if b { "on" } else { "off" };
     let missing = if file.path().exists() { "" } else { " (no file: all off)" };
-    format!(
-        "file: {}{missing}\nsaturation: {}\ncrisis: {}\nclosed: {}\n",
-        file.path().display(),
-        word(s.saturation),
-        word(s.crisis),
-        word(s.closed)
-    )
+    format!("file: {}{missing}\nsaturation: {}\ncrisis: {}\nclosed: {}\n", file.path().display(), word(s.saturation), word(s.crisis), word(s.closed))
 }
 
 #[cfg(test)]

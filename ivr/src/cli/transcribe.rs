@@ -46,37 +46,28 @@ pub fn run(a: TranscribeArgs) -> anyhow::Result<()> {
         config.decoding = Decoding::Beam(a.beam);
     }
     config.initial_prompt = a.prompt;
-    let model = a
-        .model
-        .unwrap_or_else(ivr_speech::model::default_model_path);
+    let model = a.model.unwrap_or_else(ivr_speech::model::default_model_path);
     let recognizer = Recognizer::load(&model, config)?;
     let mut worker = recognizer.worker().context("creating a Whisper state")?;
     let stdout = std::io::stdout();
     let mut failures = 0usize;
     for path in &a.files {
         let name = path.display().to_string();
-        let outcome = std::fs::read(path)
-            .map_err(anyhow::Error::from)
-            .and_then(|bytes| {
-                let audio = read_wav_bytes(&bytes)?;
-                let audio_ms = audio.duration_ms();
-                match prepare_file_audio(&audio)? {
-                    // Nothing but silence/noise: never shown to Whisper.
-                    None => Ok((String::new(), audio_ms, 0)),
-                    Some(pcm) => {
-                        let t = worker.transcribe(&pcm)?;
-                        Ok((t.text, audio_ms, t.asr_ms))
-                    }
+        let outcome = std::fs::read(path).map_err(anyhow::Error::from).and_then(|bytes| {
+            let audio = read_wav_bytes(&bytes)?;
+            let audio_ms = audio.duration_ms();
+            match prepare_file_audio(&audio)? {
+                // Nothing but silence/noise: never shown to Whisper.
+                None => Ok((String::new(), audio_ms, 0)),
+                Some(pcm) => {
+                    let t = worker.transcribe(&pcm)?;
+                    Ok((t.text, audio_ms, t.asr_ms))
                 }
-            });
+            }
+        });
         match outcome {
             Ok((text, audio_ms, asr_ms)) => {
-                let line = serde_json::to_string(&Line {
-                    file: &name,
-                    text: &text,
-                    audio_ms,
-                    asr_ms,
-                })?;
+                let line = serde_json::to_string(&Line { file: &name, text: &text, audio_ms, asr_ms })?;
                 let mut out = stdout.lock();
                 writeln!(out, "{line}")?;
                 out.flush()?;
@@ -88,10 +79,7 @@ pub fn run(a: TranscribeArgs) -> anyhow::Result<()> {
         }
     }
     if failures > 0 {
-        anyhow::bail!(
-            "{failures} of {} files could not be transcribed",
-            a.files.len()
-        );
+        anyhow::bail!("{failures} of {} files could not be transcribed", a.files.len());
     }
     Ok(())
 }

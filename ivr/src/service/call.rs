@@ -55,13 +55,8 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
     let call_id = call.call_id.clone();
     let (results_tx, mut results) = mpsc::unbounded_channel();
     let audio = Arc::new(Mutex::new(Vec::<f32>::new()));
-    let recognizer = PoolRecognizer {
-        service: Arc::clone(&service),
-        audio: Arc::clone(&audio),
-        results: results_tx,
-        jobs: Default::default(),
-        call_id: call_id.clone(),
-    };
+    let recognizer =
+        PoolRecognizer { service: Arc::clone(&service), audio: Arc::clone(&audio), results: results_tx, jobs: Default::default(), call_id: call_id.clone() };
     let player = CommandPlayer { service: Arc::clone(&service), commands: commands.clone(), pending: Default::default(), last_play: None };
     let mut conv: Conv = Conversation::new(service.endpoint.clone(), service.dialogue.clone(), recognizer, player);
     conv.set_slow_after(service.wait_prompt_after);
@@ -223,7 +218,13 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
     finish(&service, &books);
 }
 
-fn apply(service: &Service, commands: &ivr_telephony::server::CallCommander, books: &mut Books, transfer_to: &mut Option<TransferRequest>, actions: Vec<Action>) {
+fn apply(
+    service: &Service,
+    commands: &ivr_telephony::server::CallCommander,
+    books: &mut Books,
+    transfer_to: &mut Option<TransferRequest>,
+    actions: Vec<Action>,
+) {
     for action in actions {
         match action {
             Action::Transfer(t) => {

@@ -64,25 +64,48 @@ pub enum CallEvent {
     /// `at` is the media tick that took it out of the buffer: the frame's place on the
     /// call's timeline even when the application reads it late (a busy CPU), so audio
     /// and the times the application derives from it stay aligned.
-    Audio { samples: Vec<i16>, at: std::time::Instant },
-    Dtmf { digit: char, source: DtmfSource },
-    PlaybackFinished { prompt_id: String, played_ms: u64, total_ms: u64 },
-    PlaybackStopped { prompt_id: String, played_ms: u64, total_ms: u64 },
+    Audio {
+        samples: Vec<i16>,
+        at: std::time::Instant,
+    },
+    Dtmf {
+        digit: char,
+        source: DtmfSource,
+    },
+    PlaybackFinished {
+        prompt_id: String,
+        played_ms: u64,
+        total_ms: u64,
+    },
+    PlaybackStopped {
+        prompt_id: String,
+        played_ms: u64,
+        total_ms: u64,
+    },
     /// The caller put us on hold (true) or resumed (false).
     Hold(bool),
     Transfer(TransferOutcome),
     /// Always the last event of a call.
-    Hangup { by: HangupBy, reason: String },
+    Hangup {
+        by: HangupBy,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone)]
 pub enum CallCommand {
     /// Replaces the current playback, if any (which is reported as stopped).
-    Play { prompt: Arc<Prompt>, interruptible: bool },
+    Play {
+        prompt: Arc<Prompt>,
+        interruptible: bool,
+    },
     /// Stops the current playback; answered with `PlaybackStopped` carrying `played_ms`.
     StopPlayback,
     SendDtmf(char),
     Hangup,
     /// REFER the caller to `target_uri`; `headers` go on the REFER (User-to-User, X-...).
-    Transfer { target_uri: String, headers: Vec<(String, String)> },
+    Transfer {
+        target_uri: String,
+        headers: Vec<(String, String)>,
+    },
 }

@@ -16,7 +16,9 @@ use crate::sip::transaction::{AnswerRetransmitter, InviteServerTxn, NonInviteCli
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallState {
     /// 180 sent, 200 due at `answer_at` (CANCEL still possible).
-    Ringing { answer_at: Instant },
+    Ringing {
+        answer_at: Instant,
+    },
     /// 200 sent, waiting for the ACK (media already flows).
     Answered,
     Confirmed,
@@ -104,7 +106,9 @@ pub enum ReferState {
     /// REFER sent, no final response yet.
     Sent,
     /// 202 received (or a provisional NOTIFY): the outcome must come by `notify_by`.
-    Accepted { notify_by: Instant },
+    Accepted {
+        notify_by: Instant,
+    },
 }
 
 pub type Outbox = VecDeque<Output>;
@@ -200,10 +204,8 @@ impl Call {
             }
             CallCommand::Hangup => self.hangup(now, cfg, out, stats, HangupBy::Bot, "normal clearing"),
             CallCommand::Transfer { target_uri, headers } => {
-                let mut extra: Vec<(&str, String)> = vec![
-                    ("Refer-To", format!("<{target_uri}>")),
-                    ("Referred-By", format!("<sip:3230@{}:{}>", cfg.public_ip, cfg.sip_port)),
-                ];
+                let mut extra: Vec<(&str, String)> =
+                    vec![("Refer-To", format!("<{target_uri}>")), ("Referred-By", format!("<sip:3230@{}:{}>", cfg.public_ip, cfg.sip_port))];
                 let owned: Vec<(String, String)> = headers;
                 for (n, v) in &owned {
                     extra.push((n.as_str(), v.clone()));
@@ -382,7 +384,10 @@ impl Call {
         for (m, code) in finals {
             self.on_client_final(now, cfg, out, &m, code);
         }
-        if self.is_active() && cfg.rtp_timeout > Duration::ZERO && self.stream.expects_media() && !self.on_hold
+        if self.is_active()
+            && cfg.rtp_timeout > Duration::ZERO
+            && self.stream.expects_media()
+            && !self.on_hold
             && now.saturating_duration_since(self.stream.last_rx) > cfg.rtp_timeout
         {
             tracing::warn!(parent: &self.span, "no RTP for {:?}: BYE", cfg.rtp_timeout);
@@ -404,7 +409,6 @@ impl Call {
 
     /// Can the endpoint forget this call?
     pub fn is_disposable(&self) -> bool {
-        self.state == CallState::Ended
-            || (self.state == CallState::Ending && self.client.iter().all(|c| c.method != "BYE"))
+        self.state == CallState::Ended || (self.state == CallState::Ending && self.client.iter().all(|c| c.method != "BYE"))
     }
 }

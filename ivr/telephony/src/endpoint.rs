@@ -64,28 +64,56 @@ impl EndpointConfig {
 }
 
 pub enum Input<'a> {
-    Sip { from: SocketAddr, bytes: &'a [u8] },
-    Rtp { port: u16, from: SocketAddr, bytes: &'a [u8] },
-    Command { call_id: &'a str, command: CallCommand },
+    Sip {
+        from: SocketAddr,
+        bytes: &'a [u8],
+    },
+    Rtp {
+        port: u16,
+        from: SocketAddr,
+        bytes: &'a [u8],
+    },
+    Command {
+        call_id: &'a str,
+        command: CallCommand,
+    },
     /// The shell bound the RTP socket asked for by [`Output::OpenMedia`]: the call
     /// may be answered (its SDP names that port).
-    MediaOpened { port: u16 },
+    MediaOpened {
+        port: u16,
+    },
     /// The shell could not bind that port (another process holds it): the call
     /// moves to another port of the range, or gets 503 when none is left.
-    MediaFailed { port: u16 },
+    MediaFailed {
+        port: u16,
+    },
     /// Timers and the 20 ms media clock.
     Tick,
 }
 
 #[derive(Debug)]
 pub enum Output {
-    Sip { to: SocketAddr, bytes: Vec<u8> },
-    Rtp { port: u16, to: SocketAddr, bytes: Vec<u8> },
+    Sip {
+        to: SocketAddr,
+        bytes: Vec<u8>,
+    },
+    Rtp {
+        port: u16,
+        to: SocketAddr,
+        bytes: Vec<u8>,
+    },
     /// Bind an RTP socket on this local port for a new call, then answer with
     /// [`Input::MediaOpened`] or [`Input::MediaFailed`].
-    OpenMedia { port: u16 },
-    CloseMedia { port: u16 },
-    Event { call_id: String, event: CallEvent },
+    OpenMedia {
+        port: u16,
+    },
+    CloseMedia {
+        port: u16,
+    },
+    Event {
+        call_id: String,
+        event: CallEvent,
+    },
 }
 
 /// Counters, logged by the shell.
@@ -413,7 +441,8 @@ impl Endpoint {
         if let Some(call) = self.calls.get(&call_id) {
             if call.invite_branch == branch {
                 // Retransmitted INVITE: repeat the provisional or the 2xx.
-                let again = call.invite_txn.on_request_retransmission().or_else(|| call.answer.as_ref().filter(|a| !a.is_acked()).map(|a| a.response().to_vec()));
+                let again =
+                    call.invite_txn.on_request_retransmission().or_else(|| call.answer.as_ref().filter(|a| !a.is_acked()).map(|a| a.response().to_vec()));
                 if let Some(b) = again {
                     self.out.push_back(Output::Sip { to: from, bytes: b });
                 }
@@ -431,7 +460,8 @@ impl Endpoint {
         self.stats.calls += 1;
         let over = self.active_calls() >= self.cfg.max_calls;
         // Announce mode still has a hard ceiling (2x) so memory stays bounded.
-        let announce = over && self.cfg.overload == OverloadMode::Announce && self.cfg.saturation_prompt.is_some() && self.active_calls() < 2 * self.cfg.max_calls;
+        let announce =
+            over && self.cfg.overload == OverloadMode::Announce && self.cfg.saturation_prompt.is_some() && self.active_calls() < 2 * self.cfg.max_calls;
         if over && !announce {
             self.stats.rejected_busy += 1;
             tracing::warn!("at capacity ({} calls): 503", self.cfg.max_calls);
@@ -445,7 +475,10 @@ impl Endpoint {
             return self.reject_invite(now, &req, from, 415, "Unsupported Media Type", &[("Accept", "application/sdp".into())]);
         }
         if let Some(accept) = req.header("Accept") {
-            let takes_sdp = accept.split(',').map(|t| t.split(';').next().unwrap_or_default().trim().to_ascii_lowercase()).any(|t| t == "application/sdp" || t == "application/*" || t == "*/*");
+            let takes_sdp = accept
+                .split(',')
+                .map(|t| t.split(';').next().unwrap_or_default().trim().to_ascii_lowercase())
+                .any(|t| t == "application/sdp" || t == "application/*" || t == "*/*");
             if !accept.trim().is_empty() && !takes_sdp {
                 return self.reject_invite(now, &req, from, 406, "Not Acceptable", &[("Accept", "application/sdp".into())]);
             }
@@ -564,11 +597,7 @@ impl Endpoint {
     fn answer(&mut self, now: Instant, id: &str) {
         let Some(call) = self.calls.get(id) else { return };
         let body = self.local_sdp(call, call.offerless);
-        let mut extra = vec![
-            ("Contact", format!("<{}>", call.dialog.local_contact)),
-            ("Allow", ALLOW.to_string()),
-            ("Supported", SUPPORTED.to_string()),
-        ];
+        let mut extra = vec![("Contact", format!("<{}>", call.dialog.local_contact)), ("Allow", ALLOW.to_string()), ("Supported", SUPPORTED.to_string())];
         if let Some(s) = call.session {
             let who = if s.we_refresh { "uas" } else { "uac" };
             extra.push(("Session-Expires", format!("{};refresher={who}", s.interval.as_secs())));
@@ -702,7 +731,8 @@ impl Endpoint {
     fn on_offer(&mut self, now: Instant, from: SocketAddr, req: Request, branch: String, call_id: &str) {
         let Some(call) = self.calls.get_mut(call_id) else { return };
         let is_invite = req.method == "INVITE";
-        if is_invite && call.reinvite.as_ref().is_some_and(|r| !r.answer.is_acked() && r.txn.state() != crate::sip::transaction::InviteServerState::Terminated) {
+        if is_invite && call.reinvite.as_ref().is_some_and(|r| !r.answer.is_acked() && r.txn.state() != crate::sip::transaction::InviteServerState::Terminated)
+        {
             // §14.2: a re-INVITE while another is pending.
             return self.reply_invite_error(now, from, &req, 491, "Request Pending");
         }

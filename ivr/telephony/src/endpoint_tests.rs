@@ -112,7 +112,14 @@ struct Harness {
 
 impl Harness {
     fn new(cfg: EndpointConfig) -> Harness {
-        Harness { ep: Endpoint::with_entropy(cfg, Box::new(Counter(0))), now: Instant::now(), sip: Vec::new(), events: Vec::new(), opened: Vec::new(), busy: HashSet::new() }
+        Harness {
+            ep: Endpoint::with_entropy(cfg, Box::new(Counter(0))),
+            now: Instant::now(),
+            sip: Vec::new(),
+            events: Vec::new(),
+            opened: Vec::new(),
+            busy: HashSet::new(),
+        }
     }
 
     fn sip_in(&mut self, text: &str) {

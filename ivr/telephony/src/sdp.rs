@@ -101,11 +101,7 @@ pub fn parse_remote(body: &[u8]) -> Result<RemoteMedia, SdpError> {
         Ok(s) => s,
         Err(e) => webrtc_sdp::parse_sdp(&audio_only(text), false).map_err(|_| SdpError::Parse(e.to_string()))?,
     };
-    let media = session
-        .media
-        .iter()
-        .find(|m| matches!(m.get_type(), webrtc_sdp::media_type::SdpMediaValue::Audio))
-        .ok_or(SdpError::NoAudio)?;
+    let media = session.media.iter().find(|m| matches!(m.get_type(), webrtc_sdp::media_type::SdpMediaValue::Audio)).ok_or(SdpError::NoAudio)?;
     let conn = media.get_connection().as_ref().or(session.get_connection().as_ref());
     let ip = conn.and_then(|c| match &c.address {
         ExplicitlyTypedAddress::Ip(ip) => Some(*ip),
@@ -189,12 +185,7 @@ fn audio_only(text: &str) -> String {
 /// Answers an offer: the first codec of the caller's list that we support
 /// (the offerer's preference wins, RFC 3264 §6.1), or 488 material.
 pub fn negotiate(offer: &RemoteMedia, supported: &[Codec]) -> Result<Negotiated, SdpError> {
-    let (pt, codec) = offer
-        .codecs
-        .iter()
-        .find(|(_, c)| supported.contains(c))
-        .copied()
-        .ok_or(SdpError::NoCommonCodec)?;
+    let (pt, codec) = offer.codecs.iter().find(|(_, c)| supported.contains(c)).copied().ok_or(SdpError::NoCommonCodec)?;
     Ok(Negotiated { codec, pt, telephone_event: offer.telephone_event, remote: offer.addr, direction: offer.direction.answer() })
 }
 

@@ -50,7 +50,8 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
         (any::<usize>(), any::<u8>()).prop_map(|(i, b)| Mutation::Flip(i, b)),
         any::<usize>().prop_map(Mutation::Truncate),
-        (any::<usize>(), prop::sample::select(vec![b'\r', b'\n', 0u8, b' ', b':', b';', b',', b'"', b'<', b'>', 0xff])).prop_map(|(i, b)| Mutation::Insert(i, b)),
+        (any::<usize>(), prop::sample::select(vec![b'\r', b'\n', 0u8, b' ', b':', b';', b',', b'"', b'<', b'>', 0xff]))
+            .prop_map(|(i, b)| Mutation::Insert(i, b)),
         any::<usize>().prop_map(Mutation::DuplicateLine),
         prop_oneof![Just(u64::MAX), Just(u32::MAX as u64 + 1), Just(1 << 40), 0..100_000u64].prop_map(Mutation::HugeContentLength),
         (any::<usize>(), 1..64usize).prop_map(|(i, n)| Mutation::Delete(i, n)),

@@ -8,8 +8,8 @@ const ELISIONS: &[&str] = &["l", "d", "j", "m", "n", "s", "t", "c", "qu", "jusqu
 /// Acronyms of the domain, the only results a run of spelled letter *names* may give
 /// ("elle a" must stay a pronoun and a verb).
 const ACRONYMS: &[&str] = &[
-    "rsa", "apl", "als", "alf", "caf", "aah", "asf", "ars", "aeeh", "ajpp", "cmg", "paje", "qf", "rib", "mdph",
-    "cnaf", "msa", "fr", "sms", "pdf", "iban", "ccas", "pmi", "cpam", "urssaf", "aripa",
+    "rsa", "apl", "als", "alf", "caf", "aah", "asf", "ars", "aeeh", "ajpp", "cmg", "paje", "qf", "rib", "mdph", "cnaf", "msa", "fr", "sms", "pdf", "iban",
+    "ccas", "pmi", "cpam", "urssaf", "aripa",
 ];
 
 /// Whether a token is one of the domain's acronyms.
@@ -104,7 +104,7 @@ const PHRASES: &[(&str, &str)] = &[
     ("appli", "application"),
     ("applis", "application"),
     ("app", "application"),
-        ("caf point fr", "caf site"),
+    ("caf point fr", "caf site"),
     ("caf point f r", "caf site"),
     ("caf fr", "caf site"),
     ("cafe point fr", "caf site"),
@@ -252,9 +252,7 @@ fn rewrite(tokens: Vec<String>, table: &[(Vec<&str>, &str)]) -> Vec<String> {
     let mut out: Vec<String> = Vec::with_capacity(tokens.len());
     let mut i = 0;
     while i < tokens.len() {
-        let hit = table.iter().find(|(words, _)| {
-            i + words.len() <= tokens.len() && words.iter().zip(&tokens[i..]).all(|(p, t)| p == t)
-        });
+        let hit = table.iter().find(|(words, _)| i + words.len() <= tokens.len() && words.iter().zip(&tokens[i..]).all(|(p, t)| p == t));
         match hit {
             Some((words, canon)) => {
                 out.extend(canon.split(' ').map(String::from));

@@ -40,9 +40,7 @@ pub fn spoken_seconds(text: &str) -> f64 {
 }
 
 fn host_allowed(url: &str) -> Result<(), String> {
-    let rest = url
-        .strip_prefix("https://")
-        .ok_or_else(|| format!("source {url:?} must start with https://"))?;
+    let rest = url.strip_prefix("https://").ok_or_else(|| format!("source {url:?} must start with https://"))?;
     let host = rest.split(['/', '?', '#']).next().unwrap_or("").to_ascii_lowercase();
     let host = host.split(':').next().unwrap_or("");
     let ok = ALLOWED_HOSTS.iter().any(|h| host == *h || host.ends_with(&format!(".{h}")));
@@ -119,9 +117,7 @@ fn check_topic(kb: &KnowledgeBase, topic: &Topic, src: &SourceFile, today: (i32,
     }
     match kb.catalog.as_ref().map(|c| c.topics.get(&topic.slug)) {
         Some(None) => ctx.at_key("slug", format!("unknown slug {:?}: not in catalog.tsv", topic.slug)),
-        Some(Some((flow, _))) if *flow != topic.flow => {
-            ctx.at_key("flow", format!("flow {} but the catalog says choix {flow}", topic.flow))
-        }
+        Some(Some((flow, _))) if *flow != topic.flow => ctx.at_key("flow", format!("flow {} but the catalog says choix {flow}", topic.flow)),
         _ => {}
     }
     if topic.flow != 2 && topic.flow != 3 {
@@ -134,9 +130,7 @@ fn check_topic(kb: &KnowledgeBase, topic: &Topic, src: &SourceFile, today: (i32,
     }
     match (topic.action, topic.procedure) {
         (Action::Procedure, None) => ctx.at_key("action", "action = \"procedure\" needs procedure = ...".into()),
-        (a, Some(_)) if a != Action::Procedure => {
-            ctx.at_key("procedure", "procedure is only read when action = \"procedure\"".into())
-        }
+        (a, Some(_)) if a != Action::Procedure => ctx.at_key("procedure", "procedure is only read when action = \"procedure\"".into()),
         _ => {}
     }
     let _: Option<Procedure> = topic.procedure;
@@ -285,11 +279,7 @@ impl KnowledgeBase {
                         out.push(Diagnostic::new(&src.path, line, format!("example {ex:?} is written twice")));
                         let _ = p;
                     }
-                    Some((o, p)) => out.push(Diagnostic::new(
-                        &src.path,
-                        line,
-                        format!("example {ex:?} is also an example of {o} ({})", p.display()),
-                    )),
+                    Some((o, p)) => out.push(Diagnostic::new(&src.path, line, format!("example {ex:?} is also an example of {o} ({})", p.display()))),
                     None => {
                         owners.insert(key, (owner.to_string(), src.path.clone()));
                     }

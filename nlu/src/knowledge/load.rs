@@ -59,9 +59,7 @@ impl Catalog {
 }
 
 fn read(path: &Path) -> Result<SourceFile, Diagnostic> {
-    fs::read_to_string(path)
-        .map(|text| SourceFile { path: path.to_path_buf(), text })
-        .map_err(|e| Diagnostic::new(path, 1, format!("cannot read: {e}")))
+    fs::read_to_string(path).map(|text| SourceFile { path: path.to_path_buf(), text }).map_err(|e| Diagnostic::new(path, 1, format!("cannot read: {e}")))
 }
 
 /// Parses a TOML file, turning toml's byte span into a line number.
@@ -74,10 +72,8 @@ pub(crate) fn parse_toml<T: DeserializeOwned>(source: &SourceFile) -> Result<T, 
 
 fn toml_files(dir: &Path) -> Result<Vec<PathBuf>, Diagnostic> {
     let entries = fs::read_dir(dir).map_err(|e| Diagnostic::new(dir, 1, format!("cannot list: {e}")))?;
-    let mut files: Vec<PathBuf> = entries
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml"))
-        .collect();
+    let mut files: Vec<PathBuf> =
+        entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "toml")).collect();
     files.sort();
     Ok(files)
 }

@@ -17,10 +17,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-pub use check::{
-    MAX_ANSWER_SECONDS, MAX_SHORT_ANSWER_SECONDS, MIN_ANSWER_SECONDS, MIN_EXAMPLES,
-    WORDS_PER_SECOND, spoken_seconds, utc_date,
-};
+pub use check::{spoken_seconds, utc_date, MAX_ANSWER_SECONDS, MAX_SHORT_ANSWER_SECONDS, MIN_ANSWER_SECONDS, MIN_EXAMPLES, WORDS_PER_SECOND};
 pub use load::{Catalog, LoadError};
 pub use prompts::{Prompt, Prompts, REQUIRED_PROMPTS};
 

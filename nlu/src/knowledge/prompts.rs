@@ -162,11 +162,6 @@ impl Prompts {
 
     fn table_line(&self, id: &str) -> usize {
         let header = format!("[{id}]");
-        self.source
-            .text
-            .lines()
-            .position(|l| l.trim() == header)
-            .map(|i| i + 1)
-            .unwrap_or(1)
+        self.source.text.lines().position(|l| l.trim() == header).map(|i| i + 1).unwrap_or(1)
     }
 }

@@ -100,29 +100,10 @@ pub struct Report {
 
 /// Builds the report for `from..=to`. Reiteration is judged on the whole day, all flows,
 /// before the flow filter applies.
-pub async fn build(
-    store: &Store,
-    rule: &Sc32Rule,
-    from: NaiveDate,
-    to: NaiveDate,
-    by: Period,
-    flow: Option<Flow>,
-) -> Result<Report> {
+pub async fn build(store: &Store, rule: &Sc32Rule, from: NaiveDate, to: NaiveDate, by: Period, flow: Option<Flow>) -> Result<Report> {
     let records = store.records(from, to, false).await?;
-    let closed: HashMap<NaiveDate, HashMap<String, Outcome>> = store
-        .closed_days(from, to)
-        .await?
-        .into_iter()
-        .map(|c| {
-            (
-                c.day,
-                c.outcomes
-                    .into_iter()
-                    .map(|o| (o.call_id.clone(), o))
-                    .collect(),
-            )
-        })
-        .collect();
+    let closed: HashMap<NaiveDate, HashMap<String, Outcome>> =
+        store.closed_days(from, to).await?.into_iter().map(|c| (c.day, c.outcomes.into_iter().map(|o| (o.call_id.clone(), o)).collect())).collect();
     // A period is final when every one of its days (within from..=to) is closed, calls or not.
     let mut open_days_of: HashMap<String, bool> = HashMap::new();
     let mut any_open = false;
@@ -165,15 +146,7 @@ pub async fn build(
     total.first_day = from;
     total.last_day = to;
     total.is_final &= !any_open;
-    Ok(Report {
-        from,
-        to,
-        by,
-        flow,
-        rule: rule.clone(),
-        periods,
-        total,
-    })
+    Ok(Report { from, to, by, flow, rule: rule.clone(), periods, total })
 }
 
 fn ratio(n: u64, d: u64) -> Option<f64> {
@@ -244,18 +217,12 @@ fn figures(label: &str, rows: &[&(CallRecord, Outcome, bool)], rule: &Sc32Rule) 
             ratios.push(p.heard_ratio());
             let acc = topics.entry(topic.to_string()).or_default();
             acc.ratios.push(p.heard_ratio());
-            let hung_up = Some(i) == last_play
-                && r.ended_by == EndedBy::Caller
-                && p.played_ms < p.total_ms
-                && !p.barged_in;
+            let hung_up = Some(i) == last_play && r.ended_by == EndedBy::Caller && p.played_ms < p.total_ms && !p.barged_in;
             acc.hangups += u64::from(hung_up);
             if !seen_in_call.contains(&topic) {
                 seen_in_call.push(topic);
                 acc.calls += 1;
-                let after = r
-                    .transfer
-                    .as_ref()
-                    .is_some_and(|t| t.to_agent && t.at >= p.at);
+                let after = r.transfer.as_ref().is_some_and(|t| t.to_agent && t.at >= p.at);
                 acc.transferred_after += u64::from(after);
             }
         }

@@ -27,8 +27,7 @@ fn opt(v: Option<f64>, digits: usize) -> String {
 }
 
 fn pct(v: Option<f64>) -> String {
-    v.map(|x| format!("{:.1} %", x * 100.0))
-        .unwrap_or_else(|| "-".into())
+    v.map(|x| format!("{:.1} %", x * 100.0)).unwrap_or_else(|| "-".into())
 }
 
 const PERIOD_COLS: [&str; 18] = [
@@ -53,12 +52,7 @@ const PERIOD_COLS: [&str; 18] = [
 ];
 
 fn period_values(p: &PeriodFigures) -> Vec<String> {
-    let reasons = p
-        .transfer_reasons
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(";");
+    let reasons = p.transfer_reasons.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join(";");
     vec![
         p.period.clone(),
         p.is_final.to_string(),
@@ -90,11 +84,7 @@ fn csv_field(s: &str) -> String {
 }
 
 pub(crate) fn csv_line(fields: &[String]) -> String {
-    let mut l = fields
-        .iter()
-        .map(|f| csv_field(f))
-        .collect::<Vec<_>>()
-        .join(",");
+    let mut l = fields.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
     l.push('\n');
     l
 }
@@ -104,15 +94,8 @@ pub(crate) fn csv_line(fields: &[String]) -> String {
 fn csv(r: &Report) -> String {
     let mut head: Vec<String> = PERIOD_COLS.iter().map(|s| s.to_string()).collect();
     head.extend(
-        [
-            "topic",
-            "topic_calls",
-            "topic_answers",
-            "topic_avg_heard_ratio",
-            "topic_transfer_after_answer_rate",
-            "topic_hangup_during_answer_rate",
-        ]
-        .map(String::from),
+        ["topic", "topic_calls", "topic_answers", "topic_avg_heard_ratio", "topic_transfer_after_answer_rate", "topic_hangup_during_answer_rate"]
+            .map(String::from),
     );
     let mut out = csv_line(&head);
     for p in r.periods.iter().chain(std::iter::once(&r.total)) {
@@ -156,21 +139,10 @@ pub(crate) fn xml_escape(s: &str) -> String {
 
 fn xml(r: &Report) -> String {
     let mut o = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    let flow = r
-        .flow
-        .map(|f| format!(" flow=\"{}\"", f.number()))
-        .unwrap_or_default();
-    let _ = writeln!(
-        o,
-        "<sc32-report from=\"{}\" to=\"{}\" by=\"{:?}\"{flow} heard-threshold=\"{}\">",
-        r.from, r.to, r.by, r.rule.heard_threshold
-    );
+    let flow = r.flow.map(|f| format!(" flow=\"{}\"", f.number())).unwrap_or_default();
+    let _ = writeln!(o, "<sc32-report from=\"{}\" to=\"{}\" by=\"{:?}\"{flow} heard-threshold=\"{}\">", r.from, r.to, r.by, r.rule.heard_threshold);
     for p in r.periods.iter().chain(std::iter::once(&r.total)) {
-        let tag = if std::ptr::eq(p, &r.total) {
-            "total"
-        } else {
-            "period"
-        };
+        let tag = if std::ptr::eq(p, &r.total) { "total" } else { "period" };
         let _ = writeln!(o, "  <{tag}>");
         for (k, v) in PERIOD_COLS.iter().zip(period_values(p)) {
             if *k == "transfer_reasons" {
@@ -203,34 +175,10 @@ fn xml(r: &Report) -> String {
 
 fn table(r: &Report) -> String {
     let mut o = String::new();
-    let flow = r
-        .flow
-        .map(|f| format!(", choix {}", f.number()))
-        .unwrap_or_default();
-    let _ = writeln!(
-        o,
-        "SC3.2 report {} .. {} by {:?}{flow} (heard > {:.0} %)",
-        r.from,
-        r.to,
-        r.by,
-        r.rule.heard_threshold * 100.0
-    );
-    let cols = [
-        "period",
-        "status",
-        "calls",
-        "answered",
-        "bot_ans",
-        "transf",
-        "aband",
-        "lost",
-        "withheld",
-        "product",
-        "prod_h",
-        "deflect",
-        "reiter",
-        "avg_heard",
-    ];
+    let flow = r.flow.map(|f| format!(", choix {}", f.number())).unwrap_or_default();
+    let _ = writeln!(o, "SC3.2 report {} .. {} by {:?}{flow} (heard > {:.0} %)", r.from, r.to, r.by, r.rule.heard_threshold * 100.0);
+    let cols =
+        ["period", "status", "calls", "answered", "bot_ans", "transf", "aband", "lost", "withheld", "product", "prod_h", "deflect", "reiter", "avg_heard"];
     let mut rows: Vec<Vec<String>> = vec![cols.iter().map(|s| s.to_string()).collect()];
     for p in r.periods.iter().chain(std::iter::once(&r.total)) {
         rows.push(vec![
@@ -260,16 +208,7 @@ fn table(r: &Report) -> String {
     }
     if !t.topics.is_empty() {
         o += "\nPer topic (whole range):\n";
-        let mut rows = vec![[
-            "topic",
-            "calls",
-            "answers",
-            "avg_heard",
-            "transfer_after",
-            "hangup_during",
-        ]
-        .map(String::from)
-        .to_vec()];
+        let mut rows = vec![["topic", "calls", "answers", "avg_heard", "transfer_after", "hangup_during"].map(String::from).to_vec()];
         for tp in &t.topics {
             rows.push(vec![
                 tp.topic.clone(),
@@ -287,22 +226,10 @@ fn table(r: &Report) -> String {
 
 fn align(rows: &[Vec<String>]) -> String {
     let n = rows.iter().map(Vec::len).max().unwrap_or(0);
-    let widths: Vec<usize> = (0..n)
-        .map(|i| {
-            rows.iter()
-                .filter_map(|r| r.get(i))
-                .map(|c| c.chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
+    let widths: Vec<usize> = (0..n).map(|i| rows.iter().filter_map(|r| r.get(i)).map(|c| c.chars().count()).max().unwrap_or(0)).collect();
     let mut o = String::new();
     for r in rows {
-        let line: Vec<String> = r
-            .iter()
-            .zip(&widths)
-            .map(|(c, w)| format!("{c:<w$}"))
-            .collect();
+        let line: Vec<String> = r.iter().zip(&widths).map(|(c, w)| format!("{c:<w$}")).collect();
         o += line.join("  ").trim_end();
         o.push('\n');
     }

@@ -32,10 +32,7 @@ impl Body {
             digests.push(sha256_hex(t.as_bytes()));
             texts.push(t);
         }
-        let body = serde_json::to_string(&Body {
-            record,
-            transcript_sha256: digests,
-        })?;
+        let body = serde_json::to_string(&Body { record, transcript_sha256: digests })?;
         Ok((body, texts))
     }
 }
@@ -88,9 +85,7 @@ impl Store {
     /// `ivr report close` output) so that rewriting a whole chain is detectable too.
     pub async fn chain_head(&self, day: NaiveDate) -> Result<Option<(i64, String)>> {
         let d = day_text(day);
-        Ok(
-            on_pool!(&self.pool, p => sqlx::query_as("SELECT seq, hash FROM chain_heads WHERE day = $1").bind(&d).fetch_optional(p).await?),
-        )
+        Ok(on_pool!(&self.pool, p => sqlx::query_as("SELECT seq, hash FROM chain_heads WHERE day = $1").bind(&d).fetch_optional(p).await?))
     }
 
     /// Re-walks the chain of `day`: contiguous sequence, each link recomputed from the stored
@@ -119,23 +114,14 @@ impl Store {
         for (i, r) in rows.iter().enumerate() {
             let want_seq = i as i64 + 1;
             if r.seq != want_seq {
-                problems.push(format!(
-                    "seq {want_seq} missing (found {} for call {}): record deleted",
-                    r.seq, r.call_id
-                ));
+                problems.push(format!("seq {want_seq} missing (found {} for call {}): record deleted", r.seq, r.call_id));
             }
             if r.prev_hash != prev {
-                problems.push(format!(
-                    "seq {}: previous-hash link broken (a record before it was edited or deleted)",
-                    r.seq
-                ));
+                problems.push(format!("seq {}: previous-hash link broken (a record before it was edited or deleted)", r.seq));
             }
             let h = link(&r.prev_hash, &r.body);
             if h != r.hash {
-                problems.push(format!(
-                    "seq {} (call {}): body does not match its hash: record edited",
-                    r.seq, r.call_id
-                ));
+                problems.push(format!("seq {} (call {}): body does not match its hash: record edited", r.seq, r.call_id));
             }
             match serde_json::from_str::<Body>(&r.body) {
                 Ok(b) => {
@@ -162,10 +148,7 @@ impl Store {
         }
         match head {
             Some((seq, hash)) if seq != rows.len() as i64 || hash != prev => {
-                problems.push(format!(
-                    "chain head says {seq} records, {} found: last record(s) deleted or edited",
-                    rows.len()
-                ));
+                problems.push(format!("chain head says {seq} records, {} found: last record(s) deleted or edited", rows.len()));
             }
             Some(_) => {}
             None if !rows.is_empty() => problems.push("chain head missing".to_string()),
@@ -178,10 +161,6 @@ impl Store {
                 problems.push(format!("call {call_id}: transcript {idx} edited"));
             }
         }
-        Ok(VerifyReport {
-            day,
-            records: rows.len(),
-            problems,
-        })
+        Ok(VerifyReport { day, records: rows.len(), problems })
     }
 }

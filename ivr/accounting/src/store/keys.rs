@@ -23,9 +23,7 @@ impl Store {
             return Err(Error::KeyDestroyed(day));
         };
         let bytes = hex::decode(&k).map_err(|_| Error::Corrupt(format!("day key of {d}")))?;
-        bytes
-            .try_into()
-            .map_err(|_| Error::Corrupt(format!("day key of {d} has the wrong length")))
+        bytes.try_into().map_err(|_| Error::Corrupt(format!("day key of {d} has the wrong length")))
     }
 
     /// Destroys the key of `day` (kept as a tombstone so it is never created again).

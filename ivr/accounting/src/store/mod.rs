@@ -11,9 +11,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::{Error, Result};
 
@@ -54,19 +52,11 @@ impl Store {
             // synchronous_commit=on (the server default, enforced here): a commit returns
             // only once its WAL is flushed, which is what the Recorder's ack promises.
             let opts = PgConnectOptions::from_str(url)?.options([("synchronous_commit", "on")]);
-            let pool = PgPoolOptions::new()
-                .max_connections(8)
-                .acquire_timeout(Duration::from_secs(10))
-                .connect_with(opts)
-                .await?;
+            let pool = PgPoolOptions::new().max_connections(8).acquire_timeout(Duration::from_secs(10)).connect_with(opts).await?;
             sqlx::migrate!("migrations/postgres").run(&pool).await?;
             Pool::Postgres(pool)
         } else {
-            let url = if url.starts_with("sqlite:") {
-                url.to_string()
-            } else {
-                format!("sqlite://{url}")
-            };
+            let url = if url.starts_with("sqlite:") { url.to_string() } else { format!("sqlite://{url}") };
             let opts = SqliteConnectOptions::from_str(&url)?;
             if let Some(dir) = opts.get_filename().parent() {
                 if !dir.as_os_str().is_empty() {
@@ -75,22 +65,13 @@ impl Store {
             }
             // WAL + synchronous=FULL: a committed transaction is fsynced to the WAL, so a
             // kill -9 (or power loss) after commit loses nothing; readers never block the writer.
-            let opts = opts
-                .create_if_missing(true)
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Full)
-                .busy_timeout(Duration::from_secs(10));
-            let pool = SqlitePoolOptions::new()
-                .max_connections(4)
-                .connect_with(opts)
-                .await?;
+            let opts =
+                opts.create_if_missing(true).journal_mode(SqliteJournalMode::Wal).synchronous(SqliteSynchronous::Full).busy_timeout(Duration::from_secs(10));
+            let pool = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
             sqlx::migrate!("migrations/sqlite").run(&pool).await?;
             Pool::Sqlite(pool)
         };
-        Ok(Store {
-            pool,
-            url: url.into(),
-        })
+        Ok(Store { pool, url: url.into() })
     }
 
     /// A new pool on the same database, for a task that runs on another runtime (a pool's
@@ -117,6 +98,5 @@ pub(crate) fn day_text(d: chrono::NaiveDate) -> String {
 }
 
 pub(crate) fn parse_day(s: &str) -> Result<chrono::NaiveDate> {
-    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
-        .map_err(|_| Error::Corrupt(format!("bad day {s:?}")))
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| Error::Corrupt(format!("bad day {s:?}")))
 }

@@ -28,12 +28,7 @@ pub struct ClosedDay {
 impl Store {
     /// Records of the days `from..=to` (Paris days of call start), ordered by day and chain
     /// sequence. Transcripts are joined back when asked and not yet purged.
-    pub async fn records(
-        &self,
-        from: NaiveDate,
-        to: NaiveDate,
-        with_transcripts: bool,
-    ) -> Result<Vec<CallRecord>> {
+    pub async fn records(&self, from: NaiveDate, to: NaiveDate, with_transcripts: bool) -> Result<Vec<CallRecord>> {
         let (f, t) = (day_text(from), day_text(to));
         let (bodies, texts): (Vec<String>, Vec<TranscriptRow>) = on_pool!(&self.pool, p => {
             let b = sqlx::query("SELECT body FROM call_records WHERE day >= $1 AND day <= $2 ORDER BY day, seq")
@@ -80,10 +75,7 @@ impl Store {
             }
             by_call.entry(c).or_default().push(e);
         }
-        Ok(order
-            .into_iter()
-            .filter_map(|c| by_call.remove(&c))
-            .collect())
+        Ok(order.into_iter().filter_map(|c| by_call.remove(&c)).collect())
     }
 
     pub async fn closed_days(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<ClosedDay>> {
@@ -96,20 +88,12 @@ impl Store {
         });
         let mut closed: Vec<ClosedDay> = days
             .iter()
-            .map(|(d, rule)| {
-                Ok(ClosedDay {
-                    day: parse_day(d)?,
-                    rule: serde_json::from_str(rule)?,
-                    outcomes: Vec::new(),
-                })
-            })
+            .map(|(d, rule)| Ok(ClosedDay { day: parse_day(d)?, rule: serde_json::from_str(rule)?, outcomes: Vec::new() }))
             .collect::<Result<_>>()?;
         for (d, call_id, productive, reiterated, misses, ms) in outs {
             let day = parse_day(&d)?;
             let Some(c) = closed.iter_mut().find(|c| c.day == day) else {
-                return Err(Error::Corrupt(format!(
-                    "outcome of {call_id} for a day not closed"
-                )));
+                return Err(Error::Corrupt(format!("outcome of {call_id} for a day not closed")));
             };
             c.outcomes.push(Outcome {
                 call_id,
@@ -123,13 +107,7 @@ impl Store {
     }
 
     /// Stores a day's final outcomes and marks it closed, atomically.
-    pub(crate) async fn store_closed_day(
-        &self,
-        day: NaiveDate,
-        closed_ms: i64,
-        rule: &Sc32Rule,
-        outcomes: &[Outcome],
-    ) -> Result<()> {
+    pub(crate) async fn store_closed_day(&self, day: NaiveDate, closed_ms: i64, rule: &Sc32Rule, outcomes: &[Outcome]) -> Result<()> {
         let d = day_text(day);
         let rule = serde_json::to_string(rule)?;
         let mut rows = Vec::with_capacity(outcomes.len());
@@ -182,7 +160,8 @@ impl Store {
 
     /// Days closed no later than `closed_before_ms`: their pseudonym keys may be destroyed.
     pub(crate) async fn days_closed_before(&self, closed_before_ms: i64) -> Result<Vec<NaiveDate>> {
-        let rows: Vec<(String,)> = on_pool!(&self.pool, p => sqlx::query_as("SELECT day FROM days WHERE closed_ms <= $1").bind(closed_before_ms).fetch_all(p).await?);
+        let rows: Vec<(String,)> =
+            on_pool!(&self.pool, p => sqlx::query_as("SELECT day FROM days WHERE closed_ms <= $1").bind(closed_before_ms).fetch_all(p).await?);
         rows.iter().map(|(d,)| parse_day(d)).collect()
     }
 }

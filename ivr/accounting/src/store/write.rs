@@ -33,12 +33,7 @@ impl Store {
             if finished.contains(e.call_id.as_str()) {
                 continue;
             }
-            rows.push(EventRow {
-                call_id: e.call_id.clone(),
-                day: day_text(paris_day(e.at)),
-                at_ms: e.at.timestamp_millis(),
-                body: serde_json::to_string(e)?,
-            });
+            rows.push(EventRow { call_id: e.call_id.clone(), day: day_text(paris_day(e.at)), at_ms: e.at.timestamp_millis(), body: serde_json::to_string(e)? });
         }
         let mut prepared = Vec::with_capacity(records.len());
         for r in records {

@@ -15,10 +15,7 @@ pub struct TestDb {
 pub fn sqlite() -> TestDb {
     let dir = tempfile::tempdir().expect("temp dir");
     let url = format!("sqlite://{}", dir.path().join("acc.sqlite").display());
-    TestDb {
-        url,
-        _dir: Some(dir),
-    }
+    TestDb { url, _dir: Some(dir) }
 }
 
 /// None (skip) only outside CI when no PostgreSQL was provided.
@@ -34,26 +31,15 @@ pub async fn postgres(name: &str) -> Option<TestDb> {
         }
     };
     let db = format!("t_{name}_{}_{}", std::process::id(), rand_suffix());
-    let mut admin = sqlx::PgConnection::connect(&base)
-        .await
-        .expect("connect to IVR_TEST_PG_URL");
-    sqlx::query(&format!("CREATE DATABASE {db}"))
-        .execute(&mut admin)
-        .await
-        .expect("create test database");
+    let mut admin = sqlx::PgConnection::connect(&base).await.expect("connect to IVR_TEST_PG_URL");
+    sqlx::query(&format!("CREATE DATABASE {db}")).execute(&mut admin).await.expect("create test database");
     let (prefix, _) = base.rsplit_once('/').expect("URL with a database");
-    Some(TestDb {
-        url: format!("{prefix}/{db}"),
-        _dir: None,
-    })
+    Some(TestDb { url: format!("{prefix}/{db}"), _dir: None })
 }
 
 fn rand_suffix() -> u64 {
     use std::time::{SystemTime, UNIX_EPOCH};
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as u64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos() as u64).unwrap_or(0)
 }
 
 #[path = "../../../../tests/support/postgres.rs"]

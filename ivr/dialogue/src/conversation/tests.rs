@@ -256,10 +256,13 @@ fn in_procedure(kind: crate::policy::ProcedureKind) -> Call {
 }
 
 fn procedure_records(call: &Call) -> Vec<crate::policy::ProcedureRecord> {
-    call.actions.iter().filter_map(|a| match a {
-        Action::Event(DialogueEvent::Procedure(r)) => Some(r.clone()),
-        _ => None,
-    }).collect()
+    call.actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Event(DialogueEvent::Procedure(r)) => Some(r.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A caller dictating the details of a procedure starts the next piece before the
@@ -281,10 +284,13 @@ fn words_still_coming_hold_the_end_of_a_dictation() {
     let a = call.c.tick(call.now());
     call.actions.extend(a);
     let procedures = |call: &Call| {
-        call.actions.iter().filter_map(|a| match a {
-            Action::Event(DialogueEvent::Procedure(r)) => Some(r.transcript.clone()),
-            _ => None,
-        }).collect::<Vec<_>>()
+        call.actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Event(DialogueEvent::Procedure(r)) => Some(r.transcript.clone()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
     };
     assert!(procedures(&call).is_empty(), "ended while the caller was still speaking");
     call.frames(0.0, 40);

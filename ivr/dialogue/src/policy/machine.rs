@@ -14,7 +14,10 @@ use super::*;
 enum Waiting {
     Ask,
     Another,
-    Clarify { a: String, b: String },
+    Clarify {
+        a: String,
+        b: String,
+    },
     /// The keypad menu: its first level (`None`), or the group its digit opened.
     Keypad(Option<char>),
     Procedure(ProcedureKind),
@@ -344,11 +347,7 @@ impl Dialogue {
             }
             Some(After::Transfer(req)) => {
                 self.transferring = true;
-                self.out.push_back(Output::Event(DialogueEvent::Transfer {
-                    target: req.target.clone(),
-                    reason: req.reason,
-                    topic: req.topic.clone(),
-                }));
+                self.out.push_back(Output::Event(DialogueEvent::Transfer { target: req.target.clone(), reason: req.reason, topic: req.topic.clone() }));
                 self.out.push_back(Output::Transfer(req));
             }
             None => {}
@@ -357,19 +356,13 @@ impl Dialogue {
 
     fn prompt_interruptible(&self, audio: &Audio) -> bool {
         match audio {
-            Audio::Prompt(id) | Audio::PromptPart(id, _) => {
-                id != "urgent_safety" && id != "transfer_failed_safety" && !self.cfg.uninterruptible.contains(id)
-            }
+            Audio::Prompt(id) | Audio::PromptPart(id, _) => id != "urgent_safety" && id != "transfer_failed_safety" && !self.cfg.uninterruptible.contains(id),
             _ => true,
         }
     }
 
     fn on_playback_finished(&mut self, id: u64, played_ms: u64, total_ms: u64, now: Duration) {
-        let audio = if self.current.as_ref().is_some_and(|p| p.id == id) {
-            self.current.take().map(|p| p.audio)
-        } else {
-            self.stopped.remove(&id)
-        };
+        let audio = if self.current.as_ref().is_some_and(|p| p.id == id) { self.current.take().map(|p| p.audio) } else { self.stopped.remove(&id) };
         let Some(audio) = audio else { return };
         let answer = match &audio {
             Audio::Answer(slug) | Audio::ShortAnswer(slug) => Some(slug.clone()),
@@ -446,9 +439,7 @@ impl Dialogue {
             },
             Waiting::Keypad(level) => self.keypad_key(level, digit, now),
             Waiting::Procedure(kind) => match digit {
-                '#' if !self.procedure_digits.is_empty() || !self.procedure_text.is_empty() => {
-                    self.finish_procedure(kind, true, now)
-                }
+                '#' if !self.procedure_digits.is_empty() || !self.procedure_text.is_empty() => self.finish_procedure(kind, true, now),
                 '*' => {
                     self.step("procedure-cancel");
                     self.say(vec![prompt("ask_question")], After::Listen(Waiting::Ask), now)

@@ -160,21 +160,55 @@ pub struct KeypadGroup {
 /// Inputs of the state machine. `now` is the time since the call started (monotonic).
 #[derive(Debug, Clone, PartialEq)]
 pub enum Input {
-    CallStarted { flow: Flow, at: DateTime<Utc>, open: bool, switches: Switches, now: Duration },
+    CallStarted {
+        flow: Flow,
+        at: DateTime<Utc>,
+        open: bool,
+        switches: Switches,
+        now: Duration,
+    },
     /// The endpointer heard the caller begin: suspends the no-input timer.
-    SpeechStarted { now: Duration },
+    SpeechStarted {
+        now: Duration,
+    },
     /// The endpointer dropped what it heard (too short, noise): restarts the no-input timer.
-    SpeechDiscarded { now: Duration },
-    Utterance { text: String, understanding: Understanding, now: Duration },
-    Dtmf { digit: char, now: Duration },
-    BargeIn { now: Duration },
+    SpeechDiscarded {
+        now: Duration,
+    },
+    Utterance {
+        text: String,
+        understanding: Understanding,
+        now: Duration,
+    },
+    Dtmf {
+        digit: char,
+        now: Duration,
+    },
+    BargeIn {
+        now: Duration,
+    },
     /// The playback `id` (from `Output::Play`) ended or was stopped.
-    PlaybackFinished { id: u64, played_ms: u64, total_ms: u64, now: Duration },
+    PlaybackFinished {
+        id: u64,
+        played_ms: u64,
+        total_ms: u64,
+        now: Duration,
+    },
     /// The recognizer queue is full: the utterance will be late (or dropped if `dropped`).
-    AsrOverloaded { dropped: bool, now: Duration },
-    TransferResult { accepted: bool, now: Duration },
-    Hangup { now: Duration },
-    Tick { now: Duration },
+    AsrOverloaded {
+        dropped: bool,
+        now: Duration,
+    },
+    TransferResult {
+        accepted: bool,
+        now: Duration,
+    },
+    Hangup {
+        now: Duration,
+    },
+    Tick {
+        now: Duration,
+    },
 }
 
 /// One piece of pre-rendered audio. `key()` names its file in the render manifest.
@@ -257,24 +291,50 @@ pub enum EndReason {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum DialogueEvent {
-    Question { transcript: String, intent: String, score: f32, action: String },
+    Question {
+        transcript: String,
+        intent: String,
+        score: f32,
+        action: String,
+    },
     /// `answer` is the topic slug when the audio was a topic answer (heard ratio counts those).
-    Played { key: String, answer: Option<String>, played_ms: u64, total_ms: u64 },
-    BargeIn { key: String },
-    Dtmf { digit: char },
-    Transfer { target: String, reason: TransferReason, topic: Option<String> },
+    Played {
+        key: String,
+        answer: Option<String>,
+        played_ms: u64,
+        total_ms: u64,
+    },
+    BargeIn {
+        key: String,
+    },
+    Dtmf {
+        digit: char,
+    },
+    Transfer {
+        target: String,
+        reason: TransferReason,
+        topic: Option<String>,
+    },
     TransferFailed,
     Procedure(ProcedureRecord),
-    Ended { reason: EndReason },
+    Ended {
+        reason: EndReason,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Output {
     /// Start this audio now, replacing whatever plays (the shell reports each `id`'s end).
-    Play { id: u64, audio: Audio, interruptible: bool },
+    Play {
+        id: u64,
+        audio: Audio,
+        interruptible: bool,
+    },
     StopPlayback,
     /// Listen to the caller (and the keypad) in this context from now on.
-    Listen { context: ListenContext },
+    Listen {
+        context: ListenContext,
+    },
     Transfer(TransferRequest),
     Hangup,
     Event(DialogueEvent),

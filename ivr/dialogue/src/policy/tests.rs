@@ -133,10 +133,14 @@ fn greeting_question_answer_then_goodbye() {
     let heard = c.say("non merci au revoir", "@none", "fallback", None);
     assert_eq!(heard, vec![p("goodbye")]);
     assert!(c.hung_up() && c.d.is_ended());
-    let played: Vec<_> = c.log.iter().filter_map(|o| match o {
-        Output::Event(DialogueEvent::Played { answer: Some(a), played_ms, total_ms, .. }) => Some((a.clone(), *played_ms, *total_ms)),
-        _ => None,
-    }).collect();
+    let played: Vec<_> = c
+        .log
+        .iter()
+        .filter_map(|o| match o {
+            Output::Event(DialogueEvent::Played { answer: Some(a), played_ms, total_ms, .. }) => Some((a.clone(), *played_ms, *total_ms)),
+            _ => None,
+        })
+        .collect();
     assert_eq!(played, vec![("prime-activite".to_string(), 1000, 1000)]);
 }
 
@@ -294,9 +298,13 @@ fn barge_in_stops_the_prompt_and_records_what_was_heard() {
     assert!(out.contains(&Output::StopPlayback));
     assert!(out.contains(&Output::Listen { context: ListenContext::OpenQuestion }));
     c.input(Input::PlaybackFinished { id, played_ms: 4000, total_ms: 30000, now: c.now });
-    assert!(c.log.iter().any(|o| *o == Output::Event(DialogueEvent::Played {
-        key: "answer/prime-activite".into(), answer: Some("prime-activite".into()), played_ms: 4000, total_ms: 30000
-    })));
+    assert!(c.log.iter().any(|o| *o
+        == Output::Event(DialogueEvent::Played {
+            key: "answer/prime-activite".into(),
+            answer: Some("prime-activite".into()),
+            played_ms: 4000,
+            total_ms: 30000
+        })));
     assert!(c.log.iter().any(|o| matches!(o, Output::Event(DialogueEvent::BargeIn { .. }))));
     // The late report started nothing: the bot listens for the caller's words.
     assert!(c.playing.is_none());
@@ -308,13 +316,16 @@ fn clarify_between_two_topics_by_voice_or_key() {
     let mut c = Call::start(Flow::Choix2, true, Switches::default());
     c.play_out();
     let heard = c.say("le rsa ou la prime", "rsa-conditions", "clarify", Some("prime-activite"));
-    assert_eq!(heard, vec![
-        Audio::PromptPart("clarify".into(), 0),
-        Audio::Title("rsa-conditions".into()),
-        Audio::PromptPart("clarify".into(), 1),
-        Audio::Title("prime-activite".into()),
-        Audio::PromptPart("clarify".into(), 2),
-    ]);
+    assert_eq!(
+        heard,
+        vec![
+            Audio::PromptPart("clarify".into(), 0),
+            Audio::Title("rsa-conditions".into()),
+            Audio::PromptPart("clarify".into(), 1),
+            Audio::Title("prime-activite".into()),
+            Audio::PromptPart("clarify".into(), 2),
+        ]
+    );
     assert_eq!(c.say("la deuxième", "@none", "fallback", None)[0], Audio::Answer("prime-activite".into()));
     c.key('2');
     c.say("rsa ou prime", "rsa-conditions", "clarify", Some("prime-activite"));
@@ -357,10 +368,8 @@ fn misheard_clarify_reply_asks_the_choice_again_once() {
 fn complex_topic_promotes_an_appointment_and_redirect_choix1() {
     let mut c = Call::start(Flow::Choix2, true, Switches::default());
     c.play_out();
-    assert_eq!(c.say("on se sépare", "separation", "answer", None),
-        vec![Audio::Answer("separation".into()), p("appointment"), p("another_question")]);
-    assert_eq!(c.say("où en est mon dossier", "suivi-dossier", "redirect-choix1", None),
-        vec![p("redirect_choix1"), p("another_question")]);
+    assert_eq!(c.say("on se sépare", "separation", "answer", None), vec![Audio::Answer("separation".into()), p("appointment"), p("another_question")]);
+    assert_eq!(c.say("où en est mon dossier", "suivi-dossier", "redirect-choix1", None), vec![p("redirect_choix1"), p("another_question")]);
 }
 
 #[test]
@@ -373,10 +382,14 @@ fn attestation_procedure_records_speech_and_digits() {
     }
     assert!(c.say("Jean Dupont 12 rue de la Paix Paris", "@none", "fallback", None).is_empty(), "the caller may go on");
     assert_eq!(c.wait(3), vec![p("attestation_done"), p("another_question")]);
-    let rec = c.log.iter().find_map(|o| match o {
-        Output::Event(DialogueEvent::Procedure(r)) => Some(r.clone()),
-        _ => None,
-    }).unwrap();
+    let rec = c
+        .log
+        .iter()
+        .find_map(|o| match o {
+            Output::Event(DialogueEvent::Procedure(r)) => Some(r.clone()),
+            _ => None,
+        })
+        .unwrap();
     assert_eq!(rec.kind, ProcedureKind::AttestationNonPaiement);
     assert_eq!(rec.digits, "75011");
     assert!(rec.transcript.contains("Dupont") && rec.complete);
@@ -393,10 +406,14 @@ fn procedure_takes_details_dictated_in_pieces() {
     assert!(c.wait(1).is_empty(), "a short pause does not end the dictation");
     assert!(c.say("8 rue des Tilleuls à Nantes", "@none", "fallback", None).is_empty());
     assert_eq!(c.wait(3), vec![p("attestation_done"), p("another_question")]);
-    let recs: Vec<_> = c.log.iter().filter_map(|o| match o {
-        Output::Event(DialogueEvent::Procedure(r)) => Some(r.clone()),
-        _ => None,
-    }).collect();
+    let recs: Vec<_> = c
+        .log
+        .iter()
+        .filter_map(|o| match o {
+            Output::Event(DialogueEvent::Procedure(r)) => Some(r.clone()),
+            _ => None,
+        })
+        .collect();
     assert_eq!(recs.len(), 1);
     assert_eq!(recs[0].transcript, "Claire Martin née le 12 mai 1990 / 8 rue des Tilleuls à Nantes");
     assert!(recs[0].complete);
@@ -415,10 +432,14 @@ fn callback_number_keyed_after_the_spoken_request() {
         assert!(c.key(d).is_empty());
     }
     assert_eq!(c.key('#'), vec![p("callback_done"), p("another_question")]);
-    let rec = c.log.iter().find_map(|o| match o {
-        Output::Event(DialogueEvent::Procedure(r)) => Some(r.clone()),
-        _ => None,
-    }).unwrap();
+    let rec = c
+        .log
+        .iter()
+        .find_map(|o| match o {
+            Output::Event(DialogueEvent::Procedure(r)) => Some(r.clone()),
+            _ => None,
+        })
+        .unwrap();
     assert_eq!((rec.kind, rec.digits.as_str(), rec.complete), (ProcedureKind::Rappel, "0612345678", true));
     assert!(rec.transcript.contains("Durand"));
 }
@@ -432,10 +453,14 @@ fn callback_request_by_voice_starts_the_callback_procedure() {
     assert!(c.say("Paul Durand pour mon aide au logement", "@none", "fallback", None).is_empty());
     assert_eq!(c.wait(3), vec![p("callback_done"), p("another_question")]);
     assert!(c.transfer().is_none());
-    let rec = c.log.iter().find_map(|o| match o {
-        Output::Event(DialogueEvent::Procedure(r)) => Some(r.clone()),
-        _ => None,
-    }).unwrap();
+    let rec = c
+        .log
+        .iter()
+        .find_map(|o| match o {
+            Output::Event(DialogueEvent::Procedure(r)) => Some(r.clone()),
+            _ => None,
+        })
+        .unwrap();
     assert_eq!((rec.kind, rec.complete), (ProcedureKind::Rappel, true));
     // After an answer too; a question that only uses the word stays a question.
     assert_eq!(c.say("rappelez-moi plutôt", "@none", "fallback", None), vec![p("callback_collect")]);
@@ -813,10 +838,14 @@ fn the_second_repeat_plays_the_short_answer_and_the_follow_up_comes_after_the_an
     assert_eq!(c.say("répétez", "@none", "fallback", None), vec![Audio::ShortAnswer("prime-activite".into()), p("another_question")]);
     assert_eq!(c.say("répétez", "@none", "fallback", None), vec![p("another_question")]);
     // The short answer counts as the topic's answer heard; the follow-up does not.
-    let answers: Vec<_> = c.log.iter().filter_map(|o| match o {
-        Output::Event(DialogueEvent::Played { key, answer, .. }) => Some((key.clone(), answer.clone())),
-        _ => None,
-    }).collect();
+    let answers: Vec<_> = c
+        .log
+        .iter()
+        .filter_map(|o| match o {
+            Output::Event(DialogueEvent::Played { key, answer, .. }) => Some((key.clone(), answer.clone())),
+            _ => None,
+        })
+        .collect();
     assert!(answers.contains(&("short/prime-activite".into(), Some("prime-activite".into()))), "{answers:?}");
     assert!(answers.contains(&("follow/prime-activite".into(), None)), "{answers:?}");
     // A topic without them: the full answer twice, no follow-up.

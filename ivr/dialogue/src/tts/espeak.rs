@@ -15,10 +15,7 @@ pub struct EspeakVoice {
 impl EspeakVoice {
     pub fn french() -> Result<Self, TtsError> {
         let program = "espeak-ng".to_string();
-        let out = Command::new(&program)
-            .arg("--version")
-            .output()
-            .map_err(|e| TtsError::Unavailable { voice: "espeak-ng", reason: e.to_string() })?;
+        let out = Command::new(&program).arg("--version").output().map_err(|e| TtsError::Unavailable { voice: "espeak-ng", reason: e.to_string() })?;
         let version = String::from_utf8_lossy(&out.stdout).split_whitespace().take(4).collect::<Vec<_>>().join(" ");
         Ok(EspeakVoice { program, version })
     }
@@ -32,11 +29,7 @@ impl Voice for EspeakVoice {
     fn synthesize(&self, text: &str) -> Result<Pcm, TtsError> {
         let fail = |reason: String| TtsError::Synthesis { voice: "espeak-ng", reason };
         // Text goes as an argument after "--" so it is never read as an option.
-        let out = Command::new(&self.program)
-            .args(["-v", "fr", "-s", "150", "--stdout", "--"])
-            .arg(text)
-            .output()
-            .map_err(|e| fail(e.to_string()))?;
+        let out = Command::new(&self.program).args(["-v", "fr", "-s", "150", "--stdout", "--"]).arg(text).output().map_err(|e| fail(e.to_string()))?;
         if !out.status.success() {
             return Err(fail(String::from_utf8_lossy(&out.stderr).into_owned()));
         }

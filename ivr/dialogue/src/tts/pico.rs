@@ -61,9 +61,7 @@ impl PicoVoice {
             .map_err(|e| unavailable(format!("{}: {e}", dir.display())))?
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .find(|p| {
-                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(lang) && n.ends_with("_sg.bin"))
-            })
+            .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(lang) && n.ends_with("_sg.bin")))
             .ok_or_else(|| unavailable(format!("no {lang}_*_sg.bin in {}", dir.display())))?;
         Ok(PicoVoice { ta, sg })
     }
@@ -161,9 +159,7 @@ unsafe fn synthesize(engine: PicoHandle, text: &str) -> Result<Pcm, TtsError> {
         loop {
             let mut got: c_short = 0;
             let mut kind: c_short = 0;
-            let status = unsafe {
-                pico_getData(engine, buf.as_mut_ptr().cast(), (buf.len() * 2) as c_short, &mut got, &mut kind)
-            };
+            let status = unsafe { pico_getData(engine, buf.as_mut_ptr().cast(), (buf.len() * 2) as c_short, &mut got, &mut kind) };
             if got > 0 && kind == PICO_DATA_PCM_16BIT {
                 samples.extend_from_slice(&buf[..(got as usize / 2).min(buf.len())]);
             }

@@ -94,31 +94,19 @@ mod tests {
 
     #[test]
     fn credits_and_tags_are_removed_real_speech_is_kept() {
-        assert_eq!(
-            clean(" Sous-titres réalisés par la communauté d'Amara.org"),
-            ""
-        );
+        assert_eq!(clean(" Sous-titres réalisés par la communauté d'Amara.org"), "");
         assert_eq!(clean("Merci d'avoir regardé cette vidéo !"), "");
         assert_eq!(clean("[Musique]"), "");
         assert_eq!(clean(" ... "), "");
-        assert_eq!(
-            clean("Je voudrais une attestation. Sous-titrage ST' 501"),
-            "Je voudrais une attestation."
-        );
+        assert_eq!(clean("Je voudrais une attestation. Sous-titrage ST' 501"), "Je voudrais une attestation.");
         assert_eq!(clean("(bruit) Merci."), "Merci.");
-        assert_eq!(
-            clean(" Quand est versée la prime d'activité ?"),
-            "Quand est versée la prime d'activité ?"
-        );
+        assert_eq!(clean(" Quand est versée la prime d'activité ?"), "Quand est versée la prime d'activité ?");
     }
 
     #[test]
     fn no_speech_gate_needs_both_signals() {
         assert!(is_no_speech(0.95, "Merci."));
-        assert!(!is_no_speech(
-            0.95,
-            "je voudrais connaître le montant de mon aide au logement"
-        ));
+        assert!(!is_no_speech(0.95, "je voudrais connaître le montant de mon aide au logement"));
         assert!(!is_no_speech(0.2, "Merci."));
     }
 }

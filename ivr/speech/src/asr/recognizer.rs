@@ -7,9 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use whisper_rs::{
-    FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
-};
+use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
 
 use super::guard;
 use crate::audio::MODEL_RATE;
@@ -58,9 +56,7 @@ pub struct AsrConfig {
 impl Default for AsrConfig {
     fn default() -> Self {
         AsrConfig {
-            threads: std::thread::available_parallelism()
-                .map_or(2, |n| n.get())
-                .min(8),
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()).min(8),
             decoding: Decoding::Greedy,
             preset: Preset::Tuned,
             language: "fr".into(),
@@ -91,27 +87,18 @@ pub struct Recognizer {
 
 impl Recognizer {
     pub fn load(path: &Path, config: AsrConfig) -> Result<Self, AsrError> {
-        let err = |message: String| AsrError::Load {
-            path: path.display().to_string(),
-            message,
-        };
+        let err = |message: String| AsrError::Load { path: path.display().to_string(), message };
         if !path.is_file() {
             return Err(err("no such file (run models/fetch.sh)".into()));
         }
         // whisper.cpp prints its load report on stderr; without a log backend
         // enabled these hooks discard it, keeping stdout/stderr for our output.
         whisper_rs::install_logging_hooks();
-        let path_str = path
-            .to_str()
-            .ok_or_else(|| err("path is not UTF-8".into()))?;
+        let path_str = path.to_str().ok_or_else(|| err("path is not UTF-8".into()))?;
         let mut params = WhisperContextParameters::default();
         params.flash_attn(config.flash_attn);
-        let ctx = WhisperContext::new_with_params(path_str, params)
-            .map_err(|e| err(e.to_string()))?;
-        Ok(Recognizer {
-            ctx: Arc::new(ctx),
-            config,
-        })
+        let ctx = WhisperContext::new_with_params(path_str, params).map_err(|e| err(e.to_string()))?;
+        Ok(Recognizer { ctx: Arc::new(ctx), config })
     }
 
     pub fn config(&self) -> &AsrConfig {
@@ -120,21 +107,12 @@ impl Recognizer {
 
     /// Same model, other settings (the benchmark compares presets on one load).
     pub fn with_config(&self, config: AsrConfig) -> Self {
-        Recognizer {
-            ctx: Arc::clone(&self.ctx),
-            config,
-        }
+        Recognizer { ctx: Arc::clone(&self.ctx), config }
     }
 
     pub fn worker(&self) -> Result<AsrWorker, AsrError> {
-        let state = self
-            .ctx
-            .create_state()
-            .map_err(|e| AsrError::Whisper(e.to_string()))?;
-        Ok(AsrWorker {
-            state,
-            config: self.config.clone(),
-        })
+        let state = self.ctx.create_state().map_err(|e| AsrError::Whisper(e.to_string()))?;
+        Ok(AsrWorker { state, config: self.config.clone() })
     }
 }
 
@@ -162,11 +140,7 @@ impl AsrWorker {
 
     /// As `transcribe`; setting `cancel` stops the decoder at its next check
     /// (speculative starts that the caller's continued speech made useless).
-    pub fn transcribe_cancellable(
-        &mut self,
-        pcm16k: &[f32],
-        cancel: Option<Arc<AtomicBool>>,
-    ) -> Result<Transcript, AsrError> {
+    pub fn transcribe_cancellable(&mut self, pcm16k: &[f32], cancel: Option<Arc<AtomicBool>>) -> Result<Transcript, AsrError> {
         let started = Instant::now();
         let audio_ms = pcm16k.len() as u64 * 1000 / u64::from(MODEL_RATE);
         let padded;
@@ -181,9 +155,7 @@ impl AsrWorker {
         // The token cap grows with the utterance (French speech is ~6 tokens/s):
         // a fixed cap cut long sentences short, none at all lets a loop run on.
         let per_audio = (audio_ms / 1000 + 1) * TOKENS_PER_SECOND;
-        config.max_tokens = config
-            .max_tokens
-            .max(per_audio.min(u64::from(MAX_TOKENS_CAP)) as u16);
+        config.max_tokens = config.max_tokens.max(per_audio.min(u64::from(MAX_TOKENS_CAP)) as u16);
         let params = full_params(&config, cancel.as_ref());
         let result = self.state.full(params, input);
         if cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
@@ -193,34 +165,21 @@ impl AsrWorker {
         let mut raw_text = String::new();
         let mut no_speech_prob = 0f32;
         for segment in self.state.as_iter() {
-            raw_text.push_str(
-                &segment
-                    .to_str_lossy()
-                    .map_err(|e| AsrError::Whisper(e.to_string()))?,
-            );
+            raw_text.push_str(&segment.to_str_lossy().map_err(|e| AsrError::Whisper(e.to_string()))?);
             no_speech_prob = no_speech_prob.max(segment.no_speech_probability());
         }
         let mut text = guard::clean(&raw_text);
         if guard::is_no_speech(no_speech_prob, &text) {
             text.clear();
         }
-        Ok(Transcript {
-            text,
-            raw_text,
-            audio_ms,
-            asr_ms: started.elapsed().as_millis() as u64,
-            no_speech_prob,
-        })
+        Ok(Transcript { text, raw_text, audio_ms, asr_ms: started.elapsed().as_millis() as u64, no_speech_prob })
     }
 }
 
 fn full_params<'a>(c: &'a AsrConfig, cancel: Option<&Arc<AtomicBool>>) -> FullParams<'a, 'a> {
     let strategy = match c.decoding {
         Decoding::Greedy => SamplingStrategy::Greedy { best_of: 1 },
-        Decoding::Beam(n) => SamplingStrategy::BeamSearch {
-            beam_size: i32::from(n.max(1)),
-            patience: -1.0,
-        },
+        Decoding::Beam(n) => SamplingStrategy::BeamSearch { beam_size: i32::from(n.max(1)), patience: -1.0 },
     };
     let mut p = FullParams::new(strategy);
     p.set_n_threads(c.threads.max(1) as i32);

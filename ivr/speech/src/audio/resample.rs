@@ -21,27 +21,17 @@ const CHUNK_MS: usize = 20;
 impl StreamResampler {
     pub fn new(from_hz: u32, to_hz: u32) -> Result<Self, AudioError> {
         if from_hz == 0 || to_hz == 0 {
-            return Err(AudioError::Resample(format!(
-                "invalid rates {from_hz} → {to_hz}"
-            )));
+            return Err(AudioError::Resample(format!("invalid rates {from_hz} → {to_hz}")));
         }
         let inner = if from_hz == to_hz {
             None
         } else {
             let chunk = (from_hz as usize * CHUNK_MS / 1000).max(1);
-            let r = FftFixedInOut::new(from_hz as usize, to_hz as usize, chunk, 1)
-                .map_err(|e| AudioError::Resample(e.to_string()))?;
+            let r = FftFixedInOut::new(from_hz as usize, to_hz as usize, chunk, 1).map_err(|e| AudioError::Resample(e.to_string()))?;
             Some(r)
         };
-        let out = inner
-            .as_ref()
-            .map(|r| vec![vec![0f32; r.output_frames_max()]])
-            .unwrap_or_default();
-        Ok(StreamResampler {
-            inner,
-            pending: Vec::new(),
-            out,
-        })
+        let out = inner.as_ref().map(|r| vec![vec![0f32; r.output_frames_max()]]).unwrap_or_default();
+        Ok(StreamResampler { inner, pending: Vec::new(), out })
     }
 
     /// Output samples the filter holds back (0 when the rates are equal).
@@ -83,14 +73,12 @@ impl StreamResampler {
         };
         let mut produced = Vec::new();
         let pending = std::mem::take(&mut self.pending);
-        let mut left = pending.len()
-            + r.input_frames_next() * (1 + r.output_delay() / r.output_frames_next().max(1));
+        let mut left = pending.len() + r.input_frames_next() * (1 + r.output_delay() / r.output_frames_next().max(1));
         let mut first = Some(pending);
         while left > 0 {
             let chunk = first.take();
             let input = chunk.as_ref().map(|p| [p.as_slice()]);
-            match r.process_partial_into_buffer(input.as_ref().map(|c| &c[..]), &mut self.out, None)
-            {
+            match r.process_partial_into_buffer(input.as_ref().map(|c| &c[..]), &mut self.out, None) {
                 Ok((_, n)) => produced.extend_from_slice(&self.out[0][..n]),
                 Err(_) => break,
             }
@@ -121,9 +109,7 @@ mod tests {
     use super::*;
 
     fn sine(hz: f32, rate: u32, n: usize) -> Vec<f32> {
-        (0..n)
-            .map(|i| (2.0 * std::f32::consts::PI * hz * i as f32 / rate as f32).sin() * 0.5)
-            .collect()
+        (0..n).map(|i| (2.0 * std::f32::consts::PI * hz * i as f32 / rate as f32).sin() * 0.5).collect()
     }
 
     #[test]
@@ -133,11 +119,7 @@ mod tests {
         assert_eq!(y.len(), 16000);
         let reference = sine(440.0, 16000, 16000);
         // Away from the edges the delay-compensated output matches the ideal tone.
-        let err = y[1000..15000]
-            .iter()
-            .zip(&reference[1000..15000])
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
+        let err = y[1000..15000].iter().zip(&reference[1000..15000]).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
         assert!(err < 0.01, "max error {err}");
     }
 
@@ -151,10 +133,7 @@ mod tests {
 
     #[test]
     fn streaming_20ms_frames_equals_batch() {
-        let x: Vec<i16> = sine(300.0, 8000, 1600)
-            .iter()
-            .map(|v| (v * 32767.0) as i16)
-            .collect();
+        let x: Vec<i16> = sine(300.0, 8000, 1600).iter().map(|v| (v * 32767.0) as i16).collect();
         let mut s = StreamResampler::new(8000, 16000).unwrap();
         let mut streamed = Vec::new();
         for frame in x.chunks(160) {

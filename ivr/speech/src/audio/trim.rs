@@ -31,12 +31,7 @@ pub fn speech_range(samples: &[f32], rate: u32) -> Option<Range<usize>> {
     sorted.sort_by(f32::total_cmp);
     let floor = sorted[sorted.len() / 10];
     let threshold = (floor + ABOVE_FLOOR_DB).max(MIN_SPEECH_DBFS);
-    let voiced: Vec<usize> = levels
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| **l > threshold)
-        .map(|(i, _)| i)
-        .collect();
+    let voiced: Vec<usize> = levels.iter().enumerate().filter(|(_, l)| **l > threshold).map(|(i, _)| i).collect();
     if voiced.len() * FRAME_MS < MIN_SPEECH_MS {
         return None;
     }

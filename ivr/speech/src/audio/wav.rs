@@ -15,18 +15,12 @@ pub fn read_wav(path: &Path) -> Result<Audio, AudioError> {
 }
 
 fn file_err(path: &Path, message: String) -> AudioError {
-    AudioError::File {
-        path: path.display().to_string(),
-        message,
-    }
+    AudioError::File { path: path.display().to_string(), message }
 }
 
 pub fn read_wav_bytes(bytes: &[u8]) -> Result<Audio, AudioError> {
-    let fmt = riff_chunks(bytes)?
-        .into_iter()
-        .find(|(id, _)| id == b"fmt ")
-        .map(|(_, body)| body)
-        .ok_or_else(|| AudioError::Malformed("no fmt chunk".into()))?;
+    let fmt =
+        riff_chunks(bytes)?.into_iter().find(|(id, _)| id == b"fmt ").map(|(_, body)| body).ok_or_else(|| AudioError::Malformed("no fmt chunk".into()))?;
     if fmt.len() < 16 {
         return Err(AudioError::Malformed("fmt chunk too short".into()));
     }
@@ -39,31 +33,19 @@ pub fn read_wav_bytes(bytes: &[u8]) -> Result<Audio, AudioError> {
 
 fn read_pcm(bytes: &[u8]) -> Result<Audio, AudioError> {
     let reader = hound::WavReader::new(std::io::Cursor::new(bytes)).map_err(|e| match e {
-        hound::Error::Unsupported => {
-            AudioError::Unsupported("hound cannot read this WAV format".into())
-        }
+        hound::Error::Unsupported => AudioError::Unsupported("hound cannot read this WAV format".into()),
         other => AudioError::Malformed(other.to_string()),
     })?;
     let spec = reader.spec();
     let channels = usize::from(spec.channels.max(1));
     let interleaved: Vec<f32> = match spec.sample_format {
-        hound::SampleFormat::Float => reader
-            .into_samples::<f32>()
-            .collect::<Result<_, _>>()
-            .map_err(|e| AudioError::Malformed(e.to_string()))?,
+        hound::SampleFormat::Float => reader.into_samples::<f32>().collect::<Result<_, _>>().map_err(|e| AudioError::Malformed(e.to_string()))?,
         hound::SampleFormat::Int => {
             let scale = 1.0 / (1i64 << (spec.bits_per_sample.clamp(1, 32) - 1)) as f32;
-            reader
-                .into_samples::<i32>()
-                .map(|s| s.map(|v| v as f32 * scale))
-                .collect::<Result<_, _>>()
-                .map_err(|e| AudioError::Malformed(e.to_string()))?
+            reader.into_samples::<i32>().map(|s| s.map(|v| v as f32 * scale)).collect::<Result<_, _>>().map_err(|e| AudioError::Malformed(e.to_string()))?
         }
     };
-    Ok(Audio {
-        rate: spec.sample_rate,
-        samples: downmix(&interleaved, channels),
-    })
+    Ok(Audio { rate: spec.sample_rate, samples: downmix(&interleaved, channels) })
 }
 
 fn read_g711(bytes: &[u8], fmt: &[u8], format: u16) -> Result<Audio, AudioError> {
@@ -71,38 +53,20 @@ fn read_g711(bytes: &[u8], fmt: &[u8], format: u16) -> Result<Audio, AudioError>
     let rate = u32::from_le_bytes([fmt[4], fmt[5], fmt[6], fmt[7]]);
     let bits = u16::from_le_bytes([fmt[14], fmt[15]]);
     if bits != 8 || rate == 0 {
-        return Err(AudioError::Unsupported(format!(
-            "G.711 WAV with {bits} bits at {rate} Hz"
-        )));
+        return Err(AudioError::Unsupported(format!("G.711 WAV with {bits} bits at {rate} Hz")));
     }
-    let data = riff_chunks(bytes)?
-        .into_iter()
-        .find(|(id, _)| id == b"data")
-        .map(|(_, body)| body)
-        .ok_or_else(|| AudioError::Malformed("no data chunk".into()))?;
-    let decode = if format == FORMAT_ALAW {
-        g711::alaw_to_linear
-    } else {
-        g711::ulaw_to_linear
-    };
-    let interleaved: Vec<f32> = data
-        .iter()
-        .map(|b| f32::from(decode(*b)) / 32768.0)
-        .collect();
-    Ok(Audio {
-        rate,
-        samples: downmix(&interleaved, channels),
-    })
+    let data =
+        riff_chunks(bytes)?.into_iter().find(|(id, _)| id == b"data").map(|(_, body)| body).ok_or_else(|| AudioError::Malformed("no data chunk".into()))?;
+    let decode = if format == FORMAT_ALAW { g711::alaw_to_linear } else { g711::ulaw_to_linear };
+    let interleaved: Vec<f32> = data.iter().map(|b| f32::from(decode(*b)) / 32768.0).collect();
+    Ok(Audio { rate, samples: downmix(&interleaved, channels) })
 }
 
 fn downmix(interleaved: &[f32], channels: usize) -> Vec<f32> {
     if channels == 1 {
         return interleaved.to_vec();
     }
-    interleaved
-        .chunks_exact(channels)
-        .map(|f| f.iter().sum::<f32>() / channels as f32)
-        .collect()
+    interleaved.chunks_exact(channels).map(|f| f.iter().sum::<f32>() / channels as f32).collect()
 }
 
 /// A RIFF chunk: its four-letter id and its body.
@@ -150,10 +114,7 @@ mod tests {
 
     #[test]
     fn pcm16_8k_is_read_and_scaled() {
-        let data: Vec<u8> = [0i16, 16384, -32768]
-            .iter()
-            .flat_map(|v| v.to_le_bytes())
-            .collect();
+        let data: Vec<u8> = [0i16, 16384, -32768].iter().flat_map(|v| v.to_le_bytes()).collect();
         let a = read_wav_bytes(&wav_header(1, 8000, 16, &data)).unwrap();
         assert_eq!(a.rate, 8000);
         assert_eq!(a.samples, vec![0.0, 0.5, -1.0]);

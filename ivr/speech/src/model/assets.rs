@@ -13,21 +13,14 @@ use super::ModelError;
 /// Reads the `mel_{n_mels}` array of a Whisper `mel_filters.npz`.
 pub fn read_mel_filters(path: &Path, n_mels: usize) -> Result<MelFilters, ModelError> {
     let f = std::fs::File::open(path).map_err(|e| ModelError::io(path, e))?;
-    let mut zip = zip::ZipArchive::new(f)
-        .map_err(|e| ModelError::Format(format!("{}: {e}", path.display())))?;
+    let mut zip = zip::ZipArchive::new(f).map_err(|e| ModelError::Format(format!("{}: {e}", path.display())))?;
     let entry = format!("mel_{n_mels}.npy");
     let mut npy = Vec::new();
-    zip.by_name(&entry)
-        .map_err(|e| ModelError::Format(format!("{}: {entry}: {e}", path.display())))?
-        .read_to_end(&mut npy)
-        .map_err(ModelError::Read)?;
+    zip.by_name(&entry).map_err(|e| ModelError::Format(format!("{}: {entry}: {e}", path.display())))?.read_to_end(&mut npy).map_err(ModelError::Read)?;
     let (shape, data) = parse_npy_f32(&npy).map_err(|e| e.in_file(path))?;
     match shape[..] {
         [n_mel, n_fft] if n_mel == n_mels => Ok(MelFilters { n_mel, n_fft, data }),
-        _ => Err(ModelError::Format(format!(
-            "{}: {entry} has shape {shape:?}",
-            path.display()
-        ))),
+        _ => Err(ModelError::Format(format!("{}: {entry} has shape {shape:?}", path.display()))),
     }
 }
 
@@ -42,9 +35,7 @@ pub fn parse_npy_f32(b: &[u8]) -> Result<(Vec<usize>, Vec<f32>), ModelError> {
         2 | 3 if b.len() >= 12 => (u32::from_le_bytes([b[8], b[9], b[10], b[11]]) as usize, 12),
         _ => return Err(bad("unknown version")),
     };
-    let header = b
-        .get(start..start + header_len)
-        .ok_or_else(|| bad("truncated header"))?;
+    let header = b.get(start..start + header_len).ok_or_else(|| bad("truncated header"))?;
     let header = std::str::from_utf8(header).map_err(|_| bad("header is not text"))?;
     if !header.contains("'descr': '<f4'") {
         return Err(bad("only little-endian float32 arrays are supported"));
@@ -52,11 +43,7 @@ pub fn parse_npy_f32(b: &[u8]) -> Result<(Vec<usize>, Vec<f32>), ModelError> {
     if !header.contains("'fortran_order': False") {
         return Err(bad("Fortran-order arrays are not supported"));
     }
-    let shape_text = header
-        .split("'shape': (")
-        .nth(1)
-        .and_then(|s| s.split(')').next())
-        .ok_or_else(|| bad("no shape"))?;
+    let shape_text = header.split("'shape': (").nth(1).and_then(|s| s.split(')').next()).ok_or_else(|| bad("no shape"))?;
     let shape = shape_text
         .split(',')
         .map(str::trim)
@@ -68,10 +55,7 @@ pub fn parse_npy_f32(b: &[u8]) -> Result<(Vec<usize>, Vec<f32>), ModelError> {
     if body.len() != n * 4 {
         return Err(bad("data length does not match the shape"));
     }
-    let data = body
-        .chunks_exact(4)
-        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-        .collect();
+    let data = body.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     Ok((shape, data))
 }
 
@@ -86,21 +70,14 @@ pub fn parse_tiktoken(text: &str) -> Result<Vec<Vec<u8>>, ModelError> {
     let mut tokens = Vec::new();
     for (i, line) in text.lines().filter(|l| !l.is_empty()).enumerate() {
         let bad = |m: &str| ModelError::Format(format!("tiktoken line {}: {m}", i + 1));
-        let (token, rank) = line
-            .split_once(' ')
-            .ok_or_else(|| bad("expected `token rank`"))?;
-        let rank: usize = rank
-            .trim()
-            .parse()
-            .map_err(|_| bad("rank is not a number"))?;
+        let (token, rank) = line.split_once(' ').ok_or_else(|| bad("expected `token rank`"))?;
+        let rank: usize = rank.trim().parse().map_err(|_| bad("rank is not a number"))?;
         if rank != i {
             return Err(bad("ranks are not consecutive"));
         }
         // Python's lenient b64decode is what wrote these: the last token is a lone
         // "=" (an empty token), so padding is dropped before a strict decode.
-        let bytes = base64::engine::general_purpose::STANDARD_NO_PAD
-            .decode(token.trim_end_matches('='))
-            .map_err(|_| bad("bad base64"))?;
+        let bytes = base64::engine::general_purpose::STANDARD_NO_PAD.decode(token.trim_end_matches('=')).map_err(|_| bad("bad base64"))?;
         tokens.push(bytes);
     }
     Ok(tokens)

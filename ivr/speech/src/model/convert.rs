@@ -16,16 +16,9 @@ use super::ModelError;
 /// ggml ftype of the converted file (`GGML_FTYPE_MOSTLY_F16`).
 pub const FTYPE_F16: i32 = 1;
 
-pub fn convert(
-    ct2: &Ct2Model,
-    mel: MelFilters,
-    vocab: Vec<Vec<u8>>,
-) -> Result<GgmlModel, ModelError> {
+pub fn convert(ct2: &Ct2Model, mel: MelFilters, vocab: Vec<Vec<u8>>) -> Result<GgmlModel, ModelError> {
     if ct2.spec != "WhisperSpec" {
-        return Err(ModelError::Format(format!(
-            "expected a WhisperSpec model, found {}",
-            ct2.spec
-        )));
+        return Err(ModelError::Format(format!("expected a WhisperSpec model, found {}", ct2.spec)));
     }
     let emb = ct2.get("decoder/embeddings/weight")?;
     let enc_pos = ct2.get("encoder/position_encodings/encodings")?;
@@ -45,14 +38,9 @@ pub fn convert(
         ftype: FTYPE_F16,
     };
     if mel.n_mel != hparams.n_mels as usize {
-        return Err(ModelError::Format(format!(
-            "{} mel filters for a {}-mel model",
-            mel.n_mel, hparams.n_mels
-        )));
+        return Err(ModelError::Format(format!("{} mel filters for a {}-mel model", mel.n_mel, hparams.n_mels)));
     }
-    let mut out = Out {
-        tensors: Vec::new(),
-    };
+    let mut out = Out { tensors: Vec::new() };
 
     out.whole("encoder.positional_embedding", enc_pos)?;
     out.whole("encoder.conv1.weight", conv1)?;
@@ -62,17 +50,8 @@ pub fn convert(
     for i in 0..hparams.n_audio_layer {
         let src = format!("encoder/layer_{i}");
         let dst = format!("encoder.blocks.{i}");
-        out.fused_attention(
-            ct2,
-            &format!("{src}/self_attention"),
-            &format!("{dst}.attn"),
-            3,
-        )?;
-        out.layer_norm(
-            ct2,
-            &format!("{src}/self_attention/layer_norm"),
-            &format!("{dst}.attn_ln"),
-        )?;
+        out.fused_attention(ct2, &format!("{src}/self_attention"), &format!("{dst}.attn"), 3)?;
+        out.layer_norm(ct2, &format!("{src}/self_attention/layer_norm"), &format!("{dst}.attn_ln"))?;
         out.mlp(ct2, &src, &dst)?;
     }
     out.layer_norm(ct2, "encoder/layer_norm", "encoder.ln_post")?;
@@ -82,45 +61,19 @@ pub fn convert(
     for i in 0..hparams.n_text_layer {
         let src = format!("decoder/layer_{i}");
         let dst = format!("decoder.blocks.{i}");
-        out.fused_attention(
-            ct2,
-            &format!("{src}/self_attention"),
-            &format!("{dst}.attn"),
-            3,
-        )?;
-        out.layer_norm(
-            ct2,
-            &format!("{src}/self_attention/layer_norm"),
-            &format!("{dst}.attn_ln"),
-        )?;
-        out.fused_attention(
-            ct2,
-            &format!("{src}/attention"),
-            &format!("{dst}.cross_attn"),
-            2,
-        )?;
-        out.layer_norm(
-            ct2,
-            &format!("{src}/attention/layer_norm"),
-            &format!("{dst}.cross_attn_ln"),
-        )?;
+        out.fused_attention(ct2, &format!("{src}/self_attention"), &format!("{dst}.attn"), 3)?;
+        out.layer_norm(ct2, &format!("{src}/self_attention/layer_norm"), &format!("{dst}.attn_ln"))?;
+        out.fused_attention(ct2, &format!("{src}/attention"), &format!("{dst}.cross_attn"), 2)?;
+        out.layer_norm(ct2, &format!("{src}/attention/layer_norm"), &format!("{dst}.cross_attn_ln"))?;
         out.mlp(ct2, &src, &dst)?;
     }
     out.layer_norm(ct2, "decoder/layer_norm", "decoder.ln")?;
 
-    Ok(GgmlModel {
-        hparams,
-        mel,
-        vocab,
-        tensors: out.tensors,
-    })
+    Ok(GgmlModel { hparams, mel, vocab, tensors: out.tensors })
 }
 
 fn dim(v: &Variable, i: usize) -> Result<i32, ModelError> {
-    v.shape
-        .get(i)
-        .map(|d| *d as i32)
-        .ok_or_else(|| ModelError::Format(format!("{} has no dimension {i}", v.name)))
+    v.shape.get(i).map(|d| *d as i32).ok_or_else(|| ModelError::Format(format!("{} has no dimension {i}", v.name)))
 }
 
 struct Out {
@@ -129,58 +82,24 @@ struct Out {
 
 impl Out {
     /// Stores `elements` of `v` starting at element `from` under `name`.
-    fn push(
-        &mut self,
-        name: &str,
-        v: &Variable,
-        shape: Vec<usize>,
-        from: usize,
-    ) -> Result<(), ModelError> {
+    fn push(&mut self, name: &str, v: &Variable, shape: Vec<usize>, from: usize) -> Result<(), ModelError> {
         if v.dtype != DType::F16 && v.dtype != DType::F32 {
-            return Err(ModelError::Format(format!(
-                "{}: unsupported dtype {:?}",
-                v.name, v.dtype
-            )));
+            return Err(ModelError::Format(format!("{}: unsupported dtype {:?}", v.name, v.dtype)));
         }
         let n: usize = shape.iter().product();
         let size = v.dtype.size();
-        let bytes = v.data.get(from * size..(from + n) * size).ok_or_else(|| {
-            ModelError::Format(format!("{}: slice out of range for {name}", v.name))
-        })?;
-        let want_f32 = shape.len() < 2
-            || matches!(
-                name,
-                "encoder.conv1.bias"
-                    | "encoder.conv2.bias"
-                    | "encoder.positional_embedding"
-                    | "decoder.positional_embedding"
-            );
+        let bytes = v.data.get(from * size..(from + n) * size).ok_or_else(|| ModelError::Format(format!("{}: slice out of range for {name}", v.name)))?;
+        let want_f32 =
+            shape.len() < 2 || matches!(name, "encoder.conv1.bias" | "encoder.conv2.bias" | "encoder.positional_embedding" | "decoder.positional_embedding");
         let (ttype, data) = match (want_f32, v.dtype) {
-            (true, DType::F16) => (
-                TensorType::F32,
-                bytes
-                    .chunks_exact(2)
-                    .flat_map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32().to_le_bytes())
-                    .collect(),
-            ),
-            (false, DType::F32) => (
-                TensorType::F16,
-                bytes
-                    .chunks_exact(4)
-                    .flat_map(|c| {
-                        f16::from_f32(f32::from_le_bytes([c[0], c[1], c[2], c[3]])).to_le_bytes()
-                    })
-                    .collect(),
-            ),
+            (true, DType::F16) => (TensorType::F32, bytes.chunks_exact(2).flat_map(|c| f16::from_le_bytes([c[0], c[1]]).to_f32().to_le_bytes()).collect()),
+            (false, DType::F32) => {
+                (TensorType::F16, bytes.chunks_exact(4).flat_map(|c| f16::from_f32(f32::from_le_bytes([c[0], c[1], c[2], c[3]])).to_le_bytes()).collect())
+            }
             (true, _) => (TensorType::F32, bytes.to_vec()),
             (false, _) => (TensorType::F16, bytes.to_vec()),
         };
-        self.tensors.push(Tensor {
-            name: name.to_string(),
-            shape,
-            ttype,
-            data,
-        });
+        self.tensors.push(Tensor { name: name.to_string(), shape, ttype, data });
         Ok(())
     }
 
@@ -205,59 +124,27 @@ impl Out {
     fn mlp(&mut self, ct2: &Ct2Model, src: &str, dst: &str) -> Result<(), ModelError> {
         self.linear(ct2, &format!("{src}/ffn/linear_0"), &format!("{dst}.mlp.0"))?;
         self.linear(ct2, &format!("{src}/ffn/linear_1"), &format!("{dst}.mlp.2"))?;
-        self.layer_norm(
-            ct2,
-            &format!("{src}/ffn/layer_norm"),
-            &format!("{dst}.mlp_ln"),
-        )
+        self.layer_norm(ct2, &format!("{src}/ffn/layer_norm"), &format!("{dst}.mlp_ln"))
     }
 
     /// `parts == 3`: self-attention, `linear_0` = [Q;K;V], `linear_1` = out.
     /// `parts == 2`: cross-attention, `linear_0` = Q, `linear_1` = [K;V], `linear_2` = out.
-    fn fused_attention(
-        &mut self,
-        ct2: &Ct2Model,
-        src: &str,
-        dst: &str,
-        parts: usize,
-    ) -> Result<(), ModelError> {
+    fn fused_attention(&mut self, ct2: &Ct2Model, src: &str, dst: &str, parts: usize) -> Result<(), ModelError> {
         let (fused_w, fused_b, out) = if parts == 3 {
-            (
-                format!("{src}/linear_0"),
-                format!("{src}/linear_0"),
-                format!("{src}/linear_1"),
-            )
+            (format!("{src}/linear_0"), format!("{src}/linear_0"), format!("{src}/linear_1"))
         } else {
             self.linear(ct2, &format!("{src}/linear_0"), &format!("{dst}.query"))?;
-            (
-                format!("{src}/linear_1"),
-                format!("{src}/linear_1"),
-                format!("{src}/linear_2"),
-            )
+            (format!("{src}/linear_1"), format!("{src}/linear_1"), format!("{src}/linear_2"))
         };
         let w = ct2.get(&format!("{fused_w}/weight"))?;
         let b = ct2.get(&format!("{fused_b}/bias"))?;
         let (rows, cols) = match w.shape[..] {
             [r, c] if r % parts == 0 && b.elements() == r => (r / parts, c),
-            _ => {
-                return Err(ModelError::Format(format!(
-                    "{}: not a fused {parts}-way projection",
-                    w.name
-                )))
-            }
+            _ => return Err(ModelError::Format(format!("{}: not a fused {parts}-way projection", w.name))),
         };
-        let names: &[&str] = if parts == 3 {
-            &["query", "key", "value"]
-        } else {
-            &["key", "value"]
-        };
+        let names: &[&str] = if parts == 3 { &["query", "key", "value"] } else { &["key", "value"] };
         for (k, part) in names.iter().enumerate() {
-            self.push(
-                &format!("{dst}.{part}.weight"),
-                w,
-                vec![rows, cols],
-                k * rows * cols,
-            )?;
+            self.push(&format!("{dst}.{part}.weight"), w, vec![rows, cols], k * rows * cols)?;
             if *part == "key" {
                 ensure_zero(b, k * rows, rows)?;
             } else {
@@ -282,10 +169,7 @@ fn ensure_zero(v: &Variable, from: usize, n: usize) -> Result<(), ModelError> {
         c.iter().any(|b| *b != 0)
     });
     if nonzero || bytes.len() != n * size {
-        return Err(ModelError::Format(format!(
-            "{}: the key bias block is not zero",
-            v.name
-        )));
+        return Err(ModelError::Format(format!("{}: the key bias block is not zero", v.name)));
     }
     Ok(())
 }

@@ -28,11 +28,7 @@ impl DType {
             3 => DType::I32,
             4 => DType::F16,
             5 => DType::Bf16,
-            other => {
-                return Err(ModelError::Format(format!(
-                    "unknown CTranslate2 dtype id {other}"
-                )))
-            }
+            other => return Err(ModelError::Format(format!("unknown CTranslate2 dtype id {other}"))),
         })
     }
 
@@ -65,12 +61,7 @@ impl Variable {
             (DType::I8, 1) => i64::from(b[0] as i8),
             (DType::I16, 2) => i64::from(i16::from_le_bytes([b[0], b[1]])),
             (DType::I32, 4) => i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])),
-            _ => {
-                return Err(ModelError::Format(format!(
-                    "{} is not an integer scalar",
-                    self.name
-                )))
-            }
+            _ => return Err(ModelError::Format(format!("{} is not an integer scalar", self.name))),
         };
         Ok(v)
     }
@@ -97,9 +88,7 @@ impl Ct2Model {
     pub fn read<R: Read>(mut r: R) -> Result<Self, ModelError> {
         let binary_version = read_u32(&mut r)?;
         if binary_version != SUPPORTED_BINARY_VERSION {
-            return Err(ModelError::Format(format!(
-                "CTranslate2 binary version {binary_version}, expected {SUPPORTED_BINARY_VERSION}"
-            )));
+            return Err(ModelError::Format(format!("CTranslate2 binary version {binary_version}, expected {SUPPORTED_BINARY_VERSION}")));
         }
         let spec = read_string(&mut r)?;
         let revision = read_u32(&mut r)?;
@@ -116,31 +105,16 @@ impl Ct2Model {
             let nbytes = read_u32(&mut r)? as usize;
             let expected = shape.iter().product::<usize>() * dtype.size();
             if nbytes != expected {
-                return Err(ModelError::Format(format!(
-                    "variable {name}: {nbytes} bytes for shape {shape:?} of {dtype:?} ({expected} expected)"
-                )));
+                return Err(ModelError::Format(format!("variable {name}: {nbytes} bytes for shape {shape:?} of {dtype:?} ({expected} expected)")));
             }
             // `take` + `read_to_end` only allocates what is really there: a lying
             // size in a truncated file cannot make us reserve gigabytes.
             let mut data = Vec::new();
-            (&mut r)
-                .take(nbytes as u64)
-                .read_to_end(&mut data)
-                .map_err(ModelError::Read)?;
+            (&mut r).take(nbytes as u64).read_to_end(&mut data).map_err(ModelError::Read)?;
             if data.len() != nbytes {
-                return Err(ModelError::Format(format!(
-                    "truncated file inside variable {name}"
-                )));
+                return Err(ModelError::Format(format!("truncated file inside variable {name}")));
             }
-            variables.insert(
-                name.clone(),
-                Variable {
-                    name,
-                    shape,
-                    dtype,
-                    data,
-                },
-            );
+            variables.insert(name.clone(), Variable { name, shape, dtype, data });
         }
         let alias_count = read_u32(&mut r)?;
         let mut aliases = BTreeMap::new();
@@ -149,21 +123,13 @@ impl Ct2Model {
             let target = read_string(&mut r)?;
             aliases.insert(alias, target);
         }
-        Ok(Ct2Model {
-            spec,
-            revision,
-            binary_version,
-            variables,
-            aliases,
-        })
+        Ok(Ct2Model { spec, revision, binary_version, variables, aliases })
     }
 
     /// A variable by name, following an alias if the name is one.
     pub fn get(&self, name: &str) -> Result<&Variable, ModelError> {
         let target = self.aliases.get(name).map(String::as_str).unwrap_or(name);
-        self.variables
-            .get(target)
-            .ok_or_else(|| ModelError::Format(format!("CTranslate2 model has no variable {name}")))
+        self.variables.get(target).ok_or_else(|| ModelError::Format(format!("CTranslate2 model has no variable {name}")))
     }
 
     /// Number of `prefix/layer_N` blocks.
@@ -171,10 +137,7 @@ impl Ct2Model {
         (0..)
             .take_while(|i| {
                 let p = format!("{prefix}/layer_{i}/");
-                self.variables
-                    .range(p.clone()..)
-                    .next()
-                    .is_some_and(|(k, _)| k.starts_with(&p))
+                self.variables.range(p.clone()..).next().is_some_and(|(k, _)| k.starts_with(&p))
             })
             .count()
     }
@@ -200,9 +163,7 @@ fn read_string<R: Read>(r: &mut R) -> Result<String, ModelError> {
     let mut b = vec![0u8; len];
     r.read_exact(&mut b).map_err(ModelError::Read)?;
     if b.pop() != Some(0) {
-        return Err(ModelError::Format(
-            "string without its NUL terminator".into(),
-        ));
+        return Err(ModelError::Format("string without its NUL terminator".into()));
     }
     String::from_utf8(b).map_err(|_| ModelError::Format("string is not UTF-8".into()))
 }

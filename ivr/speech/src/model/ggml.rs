@@ -69,9 +69,7 @@ impl TensorType {
             0 => Ok(TensorType::F32),
             1 => Ok(TensorType::F16),
             8 => Ok(TensorType::Q8_0),
-            other => Err(ModelError::Format(format!(
-                "unsupported ggml tensor type {other}"
-            ))),
+            other => Err(ModelError::Format(format!("unsupported ggml tensor type {other}"))),
         }
     }
 
@@ -109,16 +107,8 @@ impl Tensor {
     /// The values as f32 (f32 and f16 tensors only).
     pub fn to_f32(&self) -> Result<Vec<f32>, ModelError> {
         match self.ttype {
-            TensorType::F32 => Ok(self
-                .data
-                .chunks_exact(4)
-                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                .collect()),
-            TensorType::F16 => Ok(self
-                .data
-                .chunks_exact(2)
-                .map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32())
-                .collect()),
+            TensorType::F32 => Ok(self.data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()),
+            TensorType::F16 => Ok(self.data.chunks_exact(2).map(|c| half::f16::from_le_bytes([c[0], c[1]]).to_f32()).collect()),
             TensorType::Q8_0 => Ok(super::quantize::dequantize_q8_0(&self.data)),
         }
     }
@@ -207,10 +197,7 @@ impl GgmlModel {
         let n_mel = read_len(&mut r, 1 << 10)?;
         let n_fft = read_len(&mut r, 1 << 14)?;
         let mel_bytes = read_bytes(&mut r, n_mel * n_fft * 4)?;
-        let data = mel_bytes
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        let data = mel_bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
         let mel = MelFilters { n_mel, n_fft, data };
         let n_tokens = read_len(&mut r, 1 << 20)?;
         let mut vocab = Vec::with_capacity(n_tokens.min(1 << 17));
@@ -237,23 +224,12 @@ impl GgmlModel {
                 shape.push(read_len(&mut r, 1 << 24)?);
             }
             shape.reverse();
-            let name = String::from_utf8(read_bytes(&mut r, name_len)?)
-                .map_err(|_| ModelError::Format("tensor name is not UTF-8".into()))?;
+            let name = String::from_utf8(read_bytes(&mut r, name_len)?).map_err(|_| ModelError::Format("tensor name is not UTF-8".into()))?;
             let n: usize = shape.iter().product();
             let data = read_bytes(&mut r, ttype.bytes_for(n))?;
-            tensors.push(Tensor {
-                name,
-                shape,
-                ttype,
-                data,
-            });
+            tensors.push(Tensor { name, shape, ttype, data });
         }
-        Ok(GgmlModel {
-            hparams,
-            mel,
-            vocab,
-            tensors,
-        })
+        Ok(GgmlModel { hparams, mel, vocab, tensors })
     }
 }
 
@@ -265,17 +241,12 @@ fn read_i32<R: Read>(r: &mut R) -> Result<i32, ModelError> {
 
 fn read_len<R: Read>(r: &mut R, max: usize) -> Result<usize, ModelError> {
     let v = read_i32(r)?;
-    usize::try_from(v)
-        .ok()
-        .filter(|v| *v <= max)
-        .ok_or_else(|| ModelError::Format(format!("implausible length {v} in ggml file")))
+    usize::try_from(v).ok().filter(|v| *v <= max).ok_or_else(|| ModelError::Format(format!("implausible length {v} in ggml file")))
 }
 
 fn read_bytes<R: Read>(r: &mut R, n: usize) -> Result<Vec<u8>, ModelError> {
     let mut data = Vec::new();
-    r.take(n as u64)
-        .read_to_end(&mut data)
-        .map_err(ModelError::Read)?;
+    r.take(n as u64).read_to_end(&mut data).map_err(ModelError::Read)?;
     if data.len() != n {
         return Err(ModelError::Format("truncated ggml file".into()));
     }
@@ -301,20 +272,13 @@ mod tests {
                 n_mels: 2,
                 ftype: 1,
             },
-            mel: MelFilters {
-                n_mel: 2,
-                n_fft: 2,
-                data: vec![0.5, 1.0, -1.0, 2.0],
-            },
+            mel: MelFilters { n_mel: 2, n_fft: 2, data: vec![0.5, 1.0, -1.0, 2.0] },
             vocab: vec![b"a".to_vec(), b" le".to_vec()],
             tensors: vec![Tensor {
                 name: "encoder.conv1.bias".into(),
                 shape: vec![4, 1],
                 ttype: TensorType::F32,
-                data: [1f32, 2., 3., 4.]
-                    .iter()
-                    .flat_map(|v| v.to_le_bytes())
-                    .collect(),
+                data: [1f32, 2., 3., 4.].iter().flat_map(|v| v.to_le_bytes()).collect(),
             }],
         }
     }
@@ -327,14 +291,8 @@ mod tests {
         assert_eq!(&bytes[0..4], &MAGIC.to_le_bytes());
         // header 48 + mel 8+16 + vocab 4+5+7 → first tensor; its ne[0] is the innermost dim (1).
         let t = 48 + 24 + 16;
-        assert_eq!(
-            i32::from_le_bytes(bytes[t + 12..t + 16].try_into().unwrap()),
-            1
-        );
-        assert_eq!(
-            i32::from_le_bytes(bytes[t + 16..t + 20].try_into().unwrap()),
-            4
-        );
+        assert_eq!(i32::from_le_bytes(bytes[t + 12..t + 16].try_into().unwrap()), 1);
+        assert_eq!(i32::from_le_bytes(bytes[t + 16..t + 20].try_into().unwrap()), 4);
         assert_eq!(GgmlModel::read(&bytes[..]).unwrap(), m);
         assert!(GgmlModel::read(&bytes[..bytes.len() - 3]).is_err());
     }

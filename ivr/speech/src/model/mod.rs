@@ -34,44 +34,26 @@ pub fn cached_file_path(env: &str, file: &str) -> PathBuf {
     if rel.exists() {
         return rel;
     }
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| {
-            exe.ancestors()
-                .skip(1)
-                .map(|d| d.join(&rel))
-                .find(|p| p.exists())
-        })
-        .unwrap_or(rel)
+    std::env::current_exe().ok().and_then(|exe| exe.ancestors().skip(1).map(|d| d.join(&rel)).find(|p| p.exists())).unwrap_or(rel)
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ModelError {
     #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     #[error("read error: {0}")]
     Read(std::io::Error),
     #[error("{0}")]
     Format(String),
     #[error("{path}: sha256 {actual}, expected {expected} (corrupt or wrong download: delete it and fetch again)")]
-    Checksum {
-        path: PathBuf,
-        expected: String,
-        actual: String,
-    },
+    Checksum { path: PathBuf, expected: String, actual: String },
     #[error("no pinned sha256 for {0} in the checksum list")]
     NotPinned(String),
 }
 
 impl ModelError {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
-        ModelError::Io {
-            path: path.to_path_buf(),
-            source,
-        }
+        ModelError::Io { path: path.to_path_buf(), source }
     }
 
     /// Names the file a format or read error came from.
@@ -110,19 +92,14 @@ impl Pins {
             .filter(|l| !l.is_empty() && !l.starts_with('#'))
             .filter_map(|l| {
                 let (sum, name) = l.split_once(char::is_whitespace)?;
-                Some((
-                    name.trim().trim_start_matches('*').to_string(),
-                    sum.to_ascii_lowercase(),
-                ))
+                Some((name.trim().trim_start_matches('*').to_string(), sum.to_ascii_lowercase()))
             })
             .collect();
         Pins(map)
     }
 
     pub fn load(path: &Path) -> Result<Self, ModelError> {
-        Ok(Self::parse(
-            &std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?,
-        ))
+        Ok(Self::parse(&std::fs::read_to_string(path).map_err(|e| ModelError::io(path, e))?))
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -131,16 +108,10 @@ impl Pins {
 
     /// Checks `path` against the sum pinned for `name`.
     pub fn verify(&self, path: &Path, name: &str) -> Result<(), ModelError> {
-        let expected = self
-            .get(name)
-            .ok_or_else(|| ModelError::NotPinned(name.to_string()))?;
+        let expected = self.get(name).ok_or_else(|| ModelError::NotPinned(name.to_string()))?;
         let actual = sha256_file(path)?;
         if actual != expected {
-            return Err(ModelError::Checksum {
-                path: path.to_path_buf(),
-                expected: expected.to_string(),
-                actual,
-            });
+            return Err(ModelError::Checksum { path: path.to_path_buf(), expected: expected.to_string(), actual });
         }
         Ok(())
     }
@@ -162,27 +133,16 @@ pub struct Built {
 
 /// Converts to `out_dir/{F16_FILE, Q8_0_FILE}`. With pins, inputs are checked
 /// first and outputs after; outputs already present with the pinned sum are kept.
-pub fn build(
-    inputs: &BuildInputs,
-    out_dir: &Path,
-    pins: Option<&Pins>,
-) -> Result<Vec<Built>, ModelError> {
+pub fn build(inputs: &BuildInputs, out_dir: &Path, pins: Option<&Pins>) -> Result<Vec<Built>, ModelError> {
     let f16_path = out_dir.join(F16_FILE);
     let q8_path = out_dir.join(Q8_0_FILE);
-    let up_to_date =
-        |p: &Path, name: &str| pins.is_some_and(|pins| p.exists() && pins.verify(p, name).is_ok());
+    let up_to_date = |p: &Path, name: &str| pins.is_some_and(|pins| p.exists() && pins.verify(p, name).is_ok());
     if up_to_date(&f16_path, F16_FILE) && up_to_date(&q8_path, Q8_0_FILE) {
         return [f16_path, q8_path]
             .into_iter()
             .map(|path| {
-                let bytes = std::fs::metadata(&path)
-                    .map_err(|e| ModelError::io(&path, e))?
-                    .len();
-                Ok(Built {
-                    path,
-                    bytes,
-                    converted: false,
-                })
+                let bytes = std::fs::metadata(&path).map_err(|e| ModelError::io(&path, e))?.len();
+                Ok(Built { path, bytes, converted: false })
             })
             .collect();
     }
@@ -193,12 +153,7 @@ pub fn build(
     }
     std::fs::create_dir_all(out_dir).map_err(|e| ModelError::io(out_dir, e))?;
     let ct2 = ctranslate2::Ct2Model::open(inputs.ct2_model)?;
-    let n_mels = ct2
-        .get("encoder/conv1/weight")?
-        .shape
-        .get(1)
-        .copied()
-        .unwrap_or(80);
+    let n_mels = ct2.get("encoder/conv1/weight")?.shape.get(1).copied().unwrap_or(80);
     let mel = assets::read_mel_filters(inputs.mel_filters, n_mels)?;
     let vocab = assets::read_tiktoken(inputs.vocab)?;
     let f16_model = convert::convert(&ct2, mel, vocab)?;
@@ -212,14 +167,8 @@ pub fn build(
         if let Some(pins) = pins {
             pins.verify(&path, name)?;
         }
-        let bytes = std::fs::metadata(&path)
-            .map_err(|e| ModelError::io(&path, e))?
-            .len();
-        built.push(Built {
-            path,
-            bytes,
-            converted: true,
-        });
+        let bytes = std::fs::metadata(&path).map_err(|e| ModelError::io(&path, e))?.len();
+        built.push(Built { path, bytes, converted: true });
     }
     Ok(built)
 }
@@ -233,17 +182,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.bin");
         std::fs::write(&p, b"abc").unwrap();
-        let pins = Pins::parse(
-            "# comment\nba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  x.bin\n0000  y.bin\n",
-        );
+        let pins = Pins::parse("# comment\nba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  x.bin\n0000  y.bin\n");
         pins.verify(&p, "x.bin").unwrap();
-        assert!(matches!(
-            pins.verify(&p, "y.bin"),
-            Err(ModelError::Checksum { .. })
-        ));
-        assert!(matches!(
-            pins.verify(&p, "z.bin"),
-            Err(ModelError::NotPinned(_))
-        ));
+        assert!(matches!(pins.verify(&p, "y.bin"), Err(ModelError::Checksum { .. })));
+        assert!(matches!(pins.verify(&p, "z.bin"), Err(ModelError::NotPinned(_))));
     }
 }

@@ -13,12 +13,7 @@ pub const Q8_0_BLOCK_BYTES: usize = 2 + Q8_0_BLOCK;
 /// `GGML_FTYPE_MOSTLY_Q8_0`.
 pub const FTYPE_Q8_0: i32 = 7;
 
-const NOT_QUANTIZED: [&str; 4] = [
-    "encoder.conv1.bias",
-    "encoder.conv2.bias",
-    "encoder.positional_embedding",
-    "decoder.positional_embedding",
-];
+const NOT_QUANTIZED: [&str; 4] = ["encoder.conv1.bias", "encoder.conv2.bias", "encoder.positional_embedding", "decoder.positional_embedding"];
 
 /// `values.len()` must be a multiple of 32 (ggml rows of Whisper are 512/2048 wide).
 pub fn quantize_q8_0(values: &[f32]) -> Vec<u8> {
@@ -53,10 +48,7 @@ pub fn quantize_model(model: &GgmlModel) -> Result<GgmlModel, ModelError> {
         }
         let row = t.shape[1];
         if row % Q8_0_BLOCK != 0 {
-            return Err(ModelError::Format(format!(
-                "{}: row length {row} is not a multiple of {Q8_0_BLOCK}",
-                t.name
-            )));
+            return Err(ModelError::Format(format!("{}: row length {row} is not a multiple of {Q8_0_BLOCK}", t.name)));
         }
         t.data = quantize_q8_0(&t.to_f32()?);
         t.ttype = TensorType::Q8_0;
@@ -70,9 +62,7 @@ mod tests {
 
     #[test]
     fn round_trip_error_is_within_half_a_step_per_block() {
-        let values: Vec<f32> = (0..256)
-            .map(|i| ((i as f32) * 0.37).sin() * (1.0 + (i / 32) as f32))
-            .collect();
+        let values: Vec<f32> = (0..256).map(|i| ((i as f32) * 0.37).sin() * (1.0 + (i / 32) as f32)).collect();
         let q = quantize_q8_0(&values);
         assert_eq!(q.len(), 8 * Q8_0_BLOCK_BYTES);
         let back = dequantize_q8_0(&q);

@@ -38,11 +38,7 @@ pub struct AsrBenchArgs {
     /// f16|q8, PRESET plain|tuned, beamN a beam width, ctxN an encoder window in
     /// frames (1500 = 30 s), fa whisper.cpp's flash attention. The first is the
     /// baseline of the ratios.
-    #[arg(
-        long,
-        default_value = "f16-plain,f16-tuned,q8-plain,q8-tuned,q8-tuned-beam5",
-        value_delimiter = ','
-    )]
+    #[arg(long, default_value = "f16-plain,f16-tuned,q8-plain,q8-tuned,q8-tuned-beam5", value_delimiter = ',')]
     configs: Vec<String>,
     /// Domain prompt for the tuned presets.
     #[arg(long)]
@@ -83,10 +79,7 @@ fn parse_config(label: &str, a: &AsrBenchArgs) -> anyhow::Result<RunConfig> {
         Some("q8") => a.models.join(Q8_0_FILE),
         _ => bail!("{label}: model must be f16 or q8"),
     };
-    let mut asr = AsrConfig {
-        threads: a.threads.max(1),
-        ..AsrConfig::default()
-    };
+    let mut asr = AsrConfig { threads: a.threads.max(1), ..AsrConfig::default() };
     asr.preset = match parts.next() {
         Some("plain") => Preset::Plain,
         Some("tuned") => Preset::Tuned,
@@ -100,47 +93,29 @@ fn parse_config(label: &str, a: &AsrBenchArgs) -> anyhow::Result<RunConfig> {
             asr.decoding = Decoding::Beam(n.parse().context("expected beamN")?);
         } else if let Some(n) = opt.strip_prefix("ctx") {
             // Reduced encoder window, only ever compared with the full one.
-            asr.audio_ctx = Some(
-                n.parse()
-                    .context("expected ctxN (encoder frames, 1500 = 30 s)")?,
-            );
+            asr.audio_ctx = Some(n.parse().context("expected ctxN (encoder frames, 1500 = 30 s)")?);
         } else if opt == "fa" {
             asr.flash_attn = true;
         } else {
             bail!("{label}: unknown option {opt} (beamN, ctxN or fa)");
         }
     }
-    Ok(RunConfig {
-        label: label.to_string(),
-        model,
-        asr,
-    })
+    Ok(RunConfig { label: label.to_string(), model, asr })
 }
 
 pub fn run(a: AsrBenchArgs) -> anyhow::Result<()> {
-    let configs = a
-        .configs
-        .iter()
-        .map(|c| parse_config(c, &a))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let configs = a.configs.iter().map(|c| parse_config(c, &a)).collect::<anyhow::Result<Vec<_>>>()?;
     let mut items = eval::load_asterisk_corpus(&a.sounds, &a.transcripts)?;
     if let Some(s) = &a.subset {
         items.retain(|i| i.name.contains(s.as_str()));
     }
     let items = eval::spread(&items, a.limit);
     if items.is_empty() {
-        bail!(
-            "no prompts found in {} with transcripts in {}",
-            a.sounds.display(),
-            a.transcripts.display()
-        );
+        bail!("no prompts found in {} with transcripts in {}", a.sounds.display(), a.transcripts.display());
     }
     // Decode every file once: the timed loop measures what a call would do
     // with audio already in memory.
-    let audio: Vec<_> = items
-        .iter()
-        .map(|i| read_wav(&i.wav))
-        .collect::<Result<_, _>>()?;
+    let audio: Vec<_> = items.iter().map(|i| read_wav(&i.wav)).collect::<Result<_, _>>()?;
     let total_s = audio.iter().map(|a| a.duration_ms()).sum::<u64>() as f64 / 1000.0;
     println!(
         "ASR bench: {} prompts, {:.1} s of 8 kHz speech, {} threads, normalization: lower case, apostrophes/hyphens split, punctuation removed, digits as French words",
@@ -174,10 +149,7 @@ pub fn run(a: AsrBenchArgs) -> anyhow::Result<()> {
             let (r, h) = (normalize(&item.reference), normalize(&text));
             let errors = word_errors(&r, &h);
             if a.show_errors && errors > 0 {
-                println!(
-                    "  {:<16} {:<32} ref: {}\n  {:<16} {:<32} hyp: {}",
-                    cfg.label, item.name, item.reference, "", "", text
-                );
+                println!("  {:<16} {:<32} ref: {}\n  {:<16} {:<32} hyp: {}", cfg.label, item.name, item.reference, "", "", text);
             }
             t.errors += errors;
             t.ref_words += r.len();
@@ -199,12 +171,7 @@ pub fn run(a: AsrBenchArgs) -> anyhow::Result<()> {
     if let Some((base_label, base)) = results.first().cloned() {
         println!("\nratios to {base_label} (same run):");
         for (label, t) in &results {
-            println!(
-                "{:<18} WER x{:.2}  time x{:.2}",
-                label,
-                t.wer() / base.wer().max(1e-9),
-                t.rtf() / base.rtf().max(1e-9)
-            );
+            println!("{:<18} WER x{:.2}  time x{:.2}", label, t.wer() / base.wer().max(1e-9), t.rtf() / base.rtf().max(1e-9));
         }
     }
     for (label, t) in &results {

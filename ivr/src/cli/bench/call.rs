@@ -142,11 +142,23 @@ pub fn run(args: CallBenchArgs) -> anyhow::Result<()> {
         questions.push(Question { slug, flow, pcm: pcm.samples, speech_end_ms });
     }
     let model = args.model.clone().unwrap_or_else(ivr_speech::model::default_model_path);
-    println!("call bench: {} questions, model {}, server ASR {} worker(s) × {} thread(s), {} CPU(s)", questions.len(), model.display(), args.asr_workers, args.asr_threads, std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!(
+        "call bench: {} questions, model {}, server ASR {} worker(s) × {} thread(s), {} CPU(s)",
+        questions.len(),
+        model.display(),
+        args.asr_workers,
+        args.asr_threads,
+        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    );
 
     let baseline = if args.no_baseline { None } else { Some(asr_baseline(&model, args.asr_threads, &questions)?) };
     if let Some(b) = &baseline {
-        println!("  baseline (this process, Whisper alone on the same audio): p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms", pct(b, 0.5), pct(b, 0.95), pct(b, 1.0));
+        println!(
+            "  baseline (this process, Whisper alone on the same audio): p50 {:.0} ms, p95 {:.0} ms, max {:.0} ms",
+            pct(b, 0.5),
+            pct(b, 0.95),
+            pct(b, 1.0)
+        );
     }
 
     let dir = std::env::temp_dir().join(format!("ivr-bench-call-{}", std::process::id()));
@@ -384,8 +396,7 @@ type Spoken = (&'static str, u8, Vec<i16>, u64);
 /// `n` callers, each asking `per_caller` questions one call after another, started
 /// 1.7 s apart so their questions do not all land on the same instant.
 async fn level(server: SocketAddr, n: usize, per_caller: usize, level_index: usize, questions: &[Question], wait_greeting: bool) -> Vec<CallOutcome> {
-    let questions: std::sync::Arc<Vec<Spoken>> =
-        std::sync::Arc::new(questions.iter().map(|q| (q.slug, q.flow, q.pcm.clone(), q.speech_end_ms)).collect());
+    let questions: std::sync::Arc<Vec<Spoken>> = std::sync::Arc::new(questions.iter().map(|q| (q.slug, q.flow, q.pcm.clone(), q.speech_end_ms)).collect());
     let mut tasks = Vec::new();
     for c in 0..n {
         let questions = std::sync::Arc::clone(&questions);
@@ -429,7 +440,15 @@ async fn one_call(server: SocketAddr, call_id: &str, slug: &'static str, flow: u
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn talk(server: SocketAddr, call_id: &str, flow: u8, pcm: &[i16], speech_end_ms: u64, wait_greeting: bool, outcome: &mut CallOutcome) -> Result<(), String> {
+async fn talk(
+    server: SocketAddr,
+    call_id: &str,
+    flow: u8,
+    pcm: &[i16],
+    speech_end_ms: u64,
+    wait_greeting: bool,
+    outcome: &mut CallOutcome,
+) -> Result<(), String> {
     let sip = UdpSocket::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
     let rtp = UdpSocket::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
     let sip_addr = sip.local_addr().map_err(|e| e.to_string())?;
@@ -444,11 +463,20 @@ async fn talk(server: SocketAddr, call_id: &str, flow: u8, pcm: &[i16], speech_e
     sip.send_to(invite.as_bytes(), server).await.map_err(|e| e.to_string())?;
     let mut buf = vec![0u8; 4096];
     let (to_tag, media) = loop {
-        let (n, _) = tokio::time::timeout(Duration::from_secs(10), sip.recv_from(&mut buf)).await.map_err(|_| "no answer to INVITE".to_string())?.map_err(|e| e.to_string())?;
+        let (n, _) = tokio::time::timeout(Duration::from_secs(10), sip.recv_from(&mut buf))
+            .await
+            .map_err(|_| "no answer to INVITE".to_string())?
+            .map_err(|e| e.to_string())?;
         let text = String::from_utf8_lossy(&buf[..n]).to_string();
         if text.starts_with("SIP/2.0 200") {
-            let tag = text.lines().find(|l| l.starts_with("To:")).and_then(|l| l.split(";tag=").nth(1)).map(|t| t.trim().to_string()).ok_or("200 without To tag")?;
-            let port = text.lines().find_map(|l| l.strip_prefix("m=audio ")).and_then(|r| r.split_whitespace().next()).and_then(|p| p.parse::<u16>().ok()).ok_or("200 without media port")?;
+            let tag =
+                text.lines().find(|l| l.starts_with("To:")).and_then(|l| l.split(";tag=").nth(1)).map(|t| t.trim().to_string()).ok_or("200 without To tag")?;
+            let port = text
+                .lines()
+                .find_map(|l| l.strip_prefix("m=audio "))
+                .and_then(|r| r.split_whitespace().next())
+                .and_then(|p| p.parse::<u16>().ok())
+                .ok_or("200 without media port")?;
             break (tag, SocketAddr::new(server.ip(), port));
         } else if !text.starts_with("SIP/2.0 1") {
             return Err(format!("INVITE refused: {}", text.lines().next().unwrap_or("")));

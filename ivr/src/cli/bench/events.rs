@@ -19,10 +19,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use ivr_accounting::chrono::{DateTime, Utc};
-use ivr_accounting::{
-    paris_day, BatchPolicy, CallRecord, Caller, EndedBy, Event, EventKind, Flow, Playback,
-    Recorder, Store,
-};
+use ivr_accounting::{paris_day, BatchPolicy, CallRecord, Caller, EndedBy, Event, EventKind, Flow, Playback, Recorder, Store};
 
 #[derive(Args, Debug)]
 pub struct EventsArgs {
@@ -45,10 +42,7 @@ pub struct EventsArgs {
 }
 
 pub fn run(a: EventsArgs) -> anyhow::Result<()> {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     rt.block_on(async move {
         if a.until_killed {
             let url = a.db.first().context("--until-killed needs --db")?;
@@ -75,14 +69,8 @@ pub fn run(a: EventsArgs) -> anyhow::Result<()> {
 
 async fn bench_all(urls: &[String], a: &EventsArgs) -> anyhow::Result<()> {
     for url in urls {
-        let store = Store::connect(url)
-            .await
-            .with_context(|| format!("opening {}", crate::cli::report::redact(url)))?;
-        println!(
-            "== {} ({})",
-            store.backend(),
-            crate::cli::report::redact(url)
-        );
+        let store = Store::connect(url).await.with_context(|| format!("opening {}", crate::cli::report::redact(url)))?;
+        println!("== {} ({})", store.backend(), crate::cli::report::redact(url));
         throughput(&store, a.events).await?;
         media_path(&store, a.calls, Duration::from_secs(a.seconds)).await?;
         store.close().await;
@@ -91,53 +79,18 @@ async fn bench_all(urls: &[String], a: &EventsArgs) -> anyhow::Result<()> {
 }
 
 /// The events of one synthetic call of `n` events (at least 5), then its record.
-fn synthetic_call(
-    id: &str,
-    start: DateTime<Utc>,
-    n: usize,
-) -> (Vec<Event>, anyhow::Result<CallRecord>) {
+fn synthetic_call(id: &str, start: DateTime<Utc>, n: usize) -> (Vec<Event>, anyhow::Result<CallRecord>) {
     let ms = |k: i64| start + ivr_accounting::chrono::Duration::milliseconds(k);
     let mut ev = vec![
-        Event::new(
-            id,
-            ms(0),
-            EventKind::Started {
-                flow: Flow::Choix2,
-                caller: Caller::Withheld,
-            },
-        ),
+        Event::new(id, ms(0), EventKind::Started { flow: Flow::Choix2, caller: Caller::Withheld }),
         Event::new(id, ms(100), EventKind::Answered),
-        Event::new(
-            id,
-            ms(3000),
-            EventKind::Question {
-                transcript: "je voudrais des informations sur le rsa".into(),
-                intent: "rsa".into(),
-                score: 0.9,
-            },
-        ),
+        Event::new(id, ms(3000), EventKind::Question { transcript: "je voudrais des informations sur le rsa".into(), intent: "rsa".into(), score: 0.9 }),
     ];
     for k in 0..n.saturating_sub(5) {
-        ev.push(Event::new(
-            id,
-            ms(4000 + 10 * k as i64),
-            EventKind::Dtmf { digit: '1' },
-        ));
+        ev.push(Event::new(id, ms(4000 + 10 * k as i64), EventKind::Dtmf { digit: '1' }));
     }
-    ev.push(Event::new(
-        id,
-        ms(30_000),
-        EventKind::Played {
-            what: Playback::Answer("rsa".into()),
-            total_ms: 25_000,
-            played_ms: 25_000,
-        },
-    ));
-    ev.push(Event::new(
-        id,
-        ms(31_000),
-        EventKind::Ended { by: EndedBy::Bot },
-    ));
+    ev.push(Event::new(id, ms(30_000), EventKind::Played { what: Playback::Answer("rsa".into()), total_ms: 25_000, played_ms: 25_000 }));
+    ev.push(Event::new(id, ms(31_000), EventKind::Ended { by: EndedBy::Bot }));
     let rec = CallRecord::from_events(&ev).map_err(anyhow::Error::from);
     (ev, rec)
 }
@@ -208,14 +161,7 @@ fn percentiles(v: &mut [u64]) -> String {
     }
     v.sort_unstable();
     let p = |q: f64| v[((v.len() - 1) as f64 * q).round() as usize];
-    format!(
-        "p50 {} µs, p99 {} µs, p99.9 {} µs, max {} µs (n={})",
-        p(0.5),
-        p(0.99),
-        p(0.999),
-        v[v.len() - 1],
-        v.len()
-    )
+    format!("p50 {} µs, p99 {} µs, p99.9 {} µs, max {} µs (n={})", p(0.5), p(0.99), p(0.999), v[v.len() - 1], v.len())
 }
 
 /// The same 20 ms ticking tasks without any recording: the lateness the runtime and the
@@ -244,10 +190,7 @@ async fn baseline_ticks(calls: usize, dur: Duration) -> anyhow::Result<Vec<u64>>
 
 async fn media_path(store: &Store, calls: usize, dur: Duration) -> anyhow::Result<()> {
     let mut base = baseline_ticks(calls, dur).await?;
-    println!(
-        "  20 ms tick lateness, no recording: {}",
-        percentiles(&mut base)
-    );
+    println!("  20 ms tick lateness, no recording: {}", percentiles(&mut base));
     let (rec, writer) = Recorder::start(store.clone(), BatchPolicy::default())?;
     let records = Arc::new(AtomicU64::new(0));
     let tag = std::process::id();
@@ -304,14 +247,8 @@ async fn media_path(store: &Store, calls: usize, dur: Duration) -> anyhow::Resul
         rec.dropped_events(),
         drain.as_secs_f64() * 1000.0
     );
-    println!(
-        "  record()/finish_call() latency:    {}",
-        percentiles(&mut rec_lat)
-    );
-    println!(
-        "  20 ms tick lateness, recording:    {}",
-        percentiles(&mut late)
-    );
+    println!("  record()/finish_call() latency:    {}", percentiles(&mut rec_lat));
+    println!("  20 ms tick lateness, recording:    {}", percentiles(&mut late));
     drop(rec);
     writer.join().await;
     Ok(())
@@ -320,8 +257,7 @@ async fn media_path(store: &Store, calls: usize, dur: Duration) -> anyhow::Resul
 async fn until_killed(url: &str) -> anyhow::Result<()> {
     let store = Store::connect(url).await?;
     let (rec, _writer) = Recorder::start(store, BatchPolicy::default())?;
-    let (tx, mut rx) =
-        tokio::sync::mpsc::unbounded_channel::<(String, ivr_accounting::Committed, String)>();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, ivr_accounting::Committed, String)>();
     let tag = std::process::id();
     for worker in 0..4 {
         let rec = rec.clone();
@@ -336,10 +272,7 @@ async fn until_killed(url: &str) -> anyhow::Result<()> {
                 }
                 let Ok(r) = r else { return };
                 let committed = rec.finish_call(r);
-                if tx
-                    .send((id, committed, paris_day(start).to_string()))
-                    .is_err()
-                {
+                if tx.send((id, committed, paris_day(start).to_string())).is_err() {
                     return;
                 }
                 tokio::time::sleep(Duration::from_millis(2)).await;

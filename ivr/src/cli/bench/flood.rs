@@ -132,10 +132,7 @@ fn flood(args: &SipBenchArgs, server: &ServerChild, dir: &std::path::Path, scena
         let start = tokio::time::Instant::now() + Duration::from_millis(500);
         one_call(addr, 300_000, start, Duration::from_secs(3)).await
     });
-    let probes: Vec<CallResult> = probes
-        .into_iter()
-        .map(|h| rt.block_on(h).unwrap_or_else(|e| CallResult::failed(format!("probe task: {e}"))))
-        .collect();
+    let probes: Vec<CallResult> = probes.into_iter().map(|h| rt.block_on(h).unwrap_or_else(|e| CallResult::failed(format!("probe task: {e}")))).collect();
     let rss_after = rss_kb(pid);
 
     let text = std::fs::read_to_string(&log).unwrap_or_default();
@@ -194,10 +191,7 @@ fn flood(args: &SipBenchArgs, server: &ServerChild, dir: &std::path::Path, scena
         (None, None) => println!("  recovery: the call right after the flood got its audio"),
     }
     let pass = other == 0 && refused > 0 && probes_ok == probes.len() && recovery.failure.is_none() && pct(0.99) < 5.0;
-    println!(
-        "  verdict: {}",
-        if pass { "PASS (every excess INVITE refused with 503 + Retry-After, probes on time p99 < 5 ms, recovered)" } else { "FAIL" }
-    );
+    println!("  verdict: {}", if pass { "PASS (every excess INVITE refused with 503 + Retry-After, probes on time p99 < 5 ms, recovered)" } else { "FAIL" });
     Ok(())
 }
 

@@ -71,12 +71,7 @@ pub fn run(args: NluBenchArgs) -> Result<()> {
             .filter(|u| !u.trim().is_empty() && *u != "utterance")
             .map(String::from)
             .collect(),
-        None => kb
-            .topics
-            .iter()
-            .flat_map(|e| e.topic.examples.clone())
-            .chain(kb.intents.iter().flat_map(|e| e.intent.examples.clone()))
-            .collect(),
+        None => kb.topics.iter().flat_map(|e| e.topic.examples.clone()).chain(kb.intents.iter().flat_map(|e| e.intent.examples.clone())).collect(),
     };
     anyhow::ensure!(!utterances.is_empty(), "no utterance to time");
 
@@ -93,14 +88,21 @@ pub fn run(args: NluBenchArgs) -> Result<()> {
     let total = total_start.elapsed();
     lat.sort();
     println!("knowledge: {} topics, {} intents, loaded in {:.1} ms", kb.topics.len(), kb.intents.len(), load.as_secs_f64() * 1e3);
-    println!("index build: median {:.1} ms (min {:.1}, max {:.1}, {} builds)",
+    println!(
+        "index build: median {:.1} ms (min {:.1}, max {:.1}, {} builds)",
         builds[builds.len() / 2].as_secs_f64() * 1e3,
         builds[0].as_secs_f64() * 1e3,
         builds[builds.len() - 1].as_secs_f64() * 1e3,
-        builds.len());
-    println!("latency per utterance: p50 {:.0} µs, p90 {:.0} µs, p99 {:.0} µs, max {:.0} µs ({} classifications)",
-        micros(percentile(&lat, 0.5)), micros(percentile(&lat, 0.9)), micros(percentile(&lat, 0.99)),
-        micros(percentile(&lat, 1.0)), lat.len());
+        builds.len()
+    );
+    println!(
+        "latency per utterance: p50 {:.0} µs, p90 {:.0} µs, p99 {:.0} µs, max {:.0} µs ({} classifications)",
+        micros(percentile(&lat, 0.5)),
+        micros(percentile(&lat, 0.9)),
+        micros(percentile(&lat, 0.99)),
+        micros(percentile(&lat, 1.0)),
+        lat.len()
+    );
     println!("throughput: {:.0} utterances/s (one thread)", lat.len() as f64 / total.as_secs_f64());
 
     if let Some(every) = args.loo_every {
@@ -122,9 +124,7 @@ fn leave_one_out(kb: &KnowledgeBase, every: usize, min_top_coverage: Option<f32>
         .iter()
         .enumerate()
         .flat_map(|(ti, e)| (0..e.topic.examples.len()).map(move |xi| (e.topic.slug.clone(), ti, xi)))
-        .chain(kb.intents.iter().enumerate().flat_map(|(ii, e)| {
-            (0..e.intent.examples.len()).map(move |xi| (e.intent.intent.clone(), usize::MAX - ii, xi))
-        }))
+        .chain(kb.intents.iter().enumerate().flat_map(|(ii, e)| (0..e.intent.examples.len()).map(move |xi| (e.intent.intent.clone(), usize::MAX - ii, xi))))
         .collect();
     for (owner, ti, xi) in owners {
         k += 1;
@@ -132,11 +132,7 @@ fn leave_one_out(kb: &KnowledgeBase, every: usize, min_top_coverage: Option<f32>
             continue;
         }
         let mut held = kb.clone();
-        let text = if ti > usize::MAX / 2 {
-            held.intents[usize::MAX - ti].intent.examples.remove(xi)
-        } else {
-            held.topics[ti].topic.examples.remove(xi)
-        };
+        let text = if ti > usize::MAX / 2 { held.intents[usize::MAX - ti].intent.examples.remove(xi) } else { held.topics[ti].topic.examples.remove(xi) };
         let mut m = Matcher::build(&held)?;
         if let Some(v) = min_top_coverage {
             m.thresholds.min_top_coverage = v;

@@ -125,7 +125,12 @@ pub fn run(args: SipBenchArgs) -> anyhow::Result<()> {
     for (cause, n) in &causes {
         println!("    failed {n}: {cause}");
     }
-    println!("  RTP packets sent by the callers {sent}, received from the bot {packets}; inter-packet jitter |gap-20ms| p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms", pct(0.5), pct(0.99), pct(1.0));
+    println!(
+        "  RTP packets sent by the callers {sent}, received from the bot {packets}; inter-packet jitter |gap-20ms| p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
+    );
     println!("  server RSS idle {} KiB, loaded {} KiB, {:.0} KiB per call", rss_idle, rss_peak, per_call_kb);
     let pass = ok == args.calls && pct(0.99) < 5.0;
     println!("  verdict: {}", if pass { "PASS (p99 < 5 ms, no dropped call)" } else { "FAIL" });

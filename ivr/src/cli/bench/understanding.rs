@@ -226,11 +226,7 @@ pub fn run(args: UnderstandingArgs) -> Result<()> {
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "matchers built");
 
     let mut sources: Vec<(String, Vec<Row>)> = Vec::new();
-    let text_rows: Vec<Row> = items
-        .iter()
-        .enumerate()
-        .map(|(i, it)| classify_row(matcher_of(i), i, &it.text, None, args.fit))
-        .collect::<Result<_>>()?;
+    let text_rows: Vec<Row> = items.iter().enumerate().map(|(i, it)| classify_row(matcher_of(i), i, &it.text, None, args.fit)).collect::<Result<_>>()?;
     sources.push(("text".into(), text_rows));
 
     if !voices.is_empty() {
@@ -586,10 +582,7 @@ fn render(tts: &dyn Voice, v: &VoiceSpec, text: &str, seed: &str) -> Result<Vec<
             *s += sigma * rng.gauss();
         }
     }
-    Ok(y
-        .iter()
-        .map(|s| alaw_to_linear(linear_to_alaw((s * 32767.0).clamp(-32768.0, 32767.0) as i16)))
-        .collect())
+    Ok(y.iter().map(|s| alaw_to_linear(linear_to_alaw((s * 32767.0).clamp(-32768.0, 32767.0) as i16))).collect())
 }
 
 /// xorshift64*, Box–Muller: reproducible noise.

@@ -61,9 +61,7 @@ impl Prompt {
     /// A sine tone, used as the built-in greeting when no prompt file exists.
     pub fn tone(id: &str, hz: f32, ms: u64, amplitude: i16) -> Arc<Prompt> {
         let n = (ms * 8) as usize;
-        let samples: Vec<i16> = (0..n)
-            .map(|i| ((i as f32 * hz * std::f32::consts::TAU / 8000.0).sin() * amplitude as f32) as i16)
-            .collect();
+        let samples: Vec<i16> = (0..n).map(|i| ((i as f32 * hz * std::f32::consts::TAU / 8000.0).sin() * amplitude as f32) as i16).collect();
         Self::from_pcm(id, &samples)
     }
 

@@ -230,15 +230,7 @@ impl RtpStream {
     fn packet(&mut self, pt: u8, ts: u32, marker: bool, payload: &[u8]) -> Option<Vec<u8>> {
         let seq = self.seq;
         self.seq = self.seq.wrapping_add(1);
-        let p = RtpPacketBuilder::new()
-            .payload_type(pt)
-            .ssrc(self.ssrc)
-            .sequence(Seq::from(seq))
-            .timestamp(ts)
-            .marked(marker)
-            .payload(payload)
-            .build()
-            .ok()?;
+        let p = RtpPacketBuilder::new().payload_type(pt).ssrc(self.ssrc).sequence(Seq::from(seq)).timestamp(ts).marked(marker).payload(payload).build().ok()?;
         self.sent_packets = self.sent_packets.wrapping_add(1);
         self.sent_octets = self.sent_octets.wrapping_add(payload.len() as u32);
         Some(p)

@@ -39,11 +39,7 @@ impl Dialog {
             return Err(DialogError::NoContact);
         }
         let to = invite.header("To").unwrap_or_default();
-        let route_set = invite
-            .headers_named("Record-Route")
-            .flat_map(message::split_list)
-            .map(str::to_string)
-            .collect();
+        let route_set = invite.headers_named("Record-Route").flat_map(message::split_list).map(str::to_string).collect();
         Ok(Self {
             call_id: invite.call_id().unwrap_or_default().to_string(),
             local_tag: local_tag.to_string(),
@@ -60,9 +56,7 @@ impl Dialog {
 
     /// Does `req` belong to this dialog (Call-ID and both tags, §12.2.2)?
     pub fn matches(&self, req: &Request) -> bool {
-        req.call_id() == Some(self.call_id.as_str())
-            && req.to_tag() == Some(self.local_tag.as_str())
-            && req.from_tag() == Some(self.remote_tag.as_str())
+        req.call_id() == Some(self.call_id.as_str()) && req.to_tag() == Some(self.local_tag.as_str()) && req.from_tag() == Some(self.remote_tag.as_str())
     }
 
     /// §12.2.2: a lower CSeq than the last one is out of order (answer 500);
@@ -101,14 +95,7 @@ impl Dialog {
 
     /// Writes a new in-dialog request with the next local CSeq. `via` is our sent-by
     /// (host:port) and `branch` a fresh RFC 3261 branch.
-    pub fn request(
-        &mut self,
-        method: &str,
-        via: &str,
-        branch: &str,
-        extra: &[(&str, String)],
-        body: Option<(&str, &[u8])>,
-    ) -> Vec<u8> {
+    pub fn request(&mut self, method: &str, via: &str, branch: &str, extra: &[(&str, String)], body: Option<(&str, &[u8])>) -> Vec<u8> {
         self.local_cseq += 1;
         let mut h: Vec<(&str, String)> = vec![
             ("Via", format!("SIP/2.0/UDP {via};branch={branch};rport")),

@@ -51,18 +51,10 @@ pub trait Headers {
     fn header_list(&self) -> &[(String, String)];
     /// First value of a header, name compared case-insensitively.
     fn header(&self, name: &str) -> Option<&str> {
-        self.header_list()
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.header_list().iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
     fn headers_named<'a>(&'a self, name: &'a str) -> Box<dyn Iterator<Item = &'a str> + 'a> {
-        Box::new(
-            self.header_list()
-                .iter()
-                .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_str()),
-        )
+        Box::new(self.header_list().iter().filter(move |(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()))
     }
     fn call_id(&self) -> Option<&str> {
         self.header("Call-ID")
@@ -121,10 +113,8 @@ impl Headers for Response {
     }
 }
 
-const KNOWN_METHODS: &[&str] = &[
-    "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "INFO", "UPDATE", "NOTIFY", "PRACK", "REFER",
-    "MESSAGE", "SUBSCRIBE", "REGISTER", "PUBLISH",
-];
+const KNOWN_METHODS: &[&str] =
+    &["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "INFO", "UPDATE", "NOTIFY", "PRACK", "REFER", "MESSAGE", "SUBSCRIBE", "REGISTER", "PUBLISH"];
 
 /// Compact forms (RFC 3261 §7.3.3 and extensions) mapped to their full names.
 fn canonical_name(name: &str) -> String {
@@ -184,12 +174,9 @@ fn from_rsip(m: rsip::SipMessage) -> Message {
             .collect()
     };
     match m {
-        rsip::SipMessage::Request(r) => Message::Request(Request {
-            method: r.method.to_string(),
-            uri: r.uri.to_string(),
-            headers: split(&r.headers),
-            body: r.body,
-        }),
+        rsip::SipMessage::Request(r) => {
+            Message::Request(Request { method: r.method.to_string(), uri: r.uri.to_string(), headers: split(&r.headers), body: r.body })
+        }
         rsip::SipMessage::Response(r) => {
             let (code, reason) = match &r.status_code {
                 rsip::StatusCode::Other(c, reason) => (*c, reason.clone()),
@@ -252,9 +239,7 @@ fn tolerant_parse(bytes: &[u8]) -> Result<Message, ParseError> {
         }
         return Ok(Message::Response(Response { code, reason: parts[2..].join(" "), headers, body }));
     }
-    let partial = |method: &str, uri: &str| {
-        Some(Request { method: method.to_string(), uri: uri.to_string(), headers: headers.clone(), body: body.clone() })
-    };
+    let partial = |method: &str, uri: &str| Some(Request { method: method.to_string(), uri: uri.to_string(), headers: headers.clone(), body: body.clone() });
     if parts.len() != 3 {
         return Err(fail("malformed request line", partial("", "")));
     }
@@ -471,14 +456,7 @@ pub fn host_port_of(uri: &str) -> Option<(String, u16)> {
 /// A response to `req`. Via, From, Call-ID and CSeq are copied (RFC 3261 §8.2.6.2);
 /// To gets `to_tag` when it has none; Record-Route is copied on dialog-creating
 /// responses (§12.1.1).
-pub fn response(
-    req: &Request,
-    code: u16,
-    reason: &str,
-    to_tag: Option<&str>,
-    extra: &[(&str, String)],
-    body: Option<(&str, &[u8])>,
-) -> Vec<u8> {
+pub fn response(req: &Request, code: u16, reason: &str, to_tag: Option<&str>, extra: &[(&str, String)], body: Option<(&str, &[u8])>) -> Vec<u8> {
     use rsip::headers::{CSeq, CallId, ContentLength, ContentType, From, RecordRoute, To, UntypedHeader, Via};
     let mut h: Vec<rsip::Header> = Vec::new();
     for v in req.headers_named("Via") {
@@ -517,12 +495,8 @@ pub fn response(
         None => Vec::new(),
     };
     h.push(rsip::Header::ContentLength(ContentLength::new(body_bytes.len().to_string())));
-    let resp = rsip::Response {
-        status_code: rsip::StatusCode::Other(code, reason.to_string()),
-        version: rsip::Version::V2,
-        headers: h.into(),
-        body: body_bytes,
-    };
+    let resp =
+        rsip::Response { status_code: rsip::StatusCode::Other(code, reason.to_string()), version: rsip::Version::V2, headers: h.into(), body: body_bytes };
     resp.to_string().into_bytes()
 }
 

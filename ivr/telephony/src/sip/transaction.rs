@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::timers::{backoff, T1, T2, TIMER_F, TIMER_H, TIMER_I, TIMER_J, TIMER_K, TIMEOUT_64T1};
+use super::timers::{backoff, T1, T2, TIMEOUT_64T1, TIMER_F, TIMER_H, TIMER_I, TIMER_J, TIMER_K};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TxnEvent {
@@ -50,14 +50,7 @@ impl Default for InviteServerTxn {
 
 impl InviteServerTxn {
     pub fn new() -> Self {
-        Self {
-            state: InviteServerState::Proceeding,
-            last_response: None,
-            timer_g: None,
-            timer_h: None,
-            timer_i: None,
-            timer_l: None,
-        }
+        Self { state: InviteServerState::Proceeding, last_response: None, timer_g: None, timer_h: None, timer_i: None, timer_l: None }
     }
 
     pub fn state(&self) -> InviteServerState {
@@ -204,14 +197,7 @@ pub struct NonInviteClientTxn {
 impl NonInviteClientTxn {
     /// Starts the transaction; the caller sends `request` once right away.
     pub fn new(now: Instant, request: Vec<u8>) -> Self {
-        Self {
-            request,
-            timer_e: Some((now + T1, T1)),
-            timer_f: Some(now + TIMER_F),
-            timer_k: None,
-            proceeding: false,
-            terminated: false,
-        }
+        Self { request, timer_e: Some((now + T1, T1)), timer_f: Some(now + TIMER_F), timer_k: None, proceeding: false, terminated: false }
     }
 
     pub fn request(&self) -> &[u8] {
@@ -355,12 +341,7 @@ mod tests {
         assert!(tx.respond(t0, 486, b"486"));
         assert!(!tx.respond(t0, 200, b"200"), "second final must be refused");
         let cell = std::cell::RefCell::new(tx);
-        let (times, timed_out) = retransmit_times(
-            t0,
-            Duration::from_secs(40),
-            || cell.borrow().poll_timeout(),
-            |now| cell.borrow_mut().handle_timeout(now),
-        );
+        let (times, timed_out) = retransmit_times(t0, Duration::from_secs(40), || cell.borrow().poll_timeout(), |now| cell.borrow_mut().handle_timeout(now));
         // G: 0.5, 1.5, 3.5, 7.5, 11.5, ... every 4 s until H at 32 s.
         assert_eq!(&times[..5], &[500, 1500, 3500, 7500, 11500]);
         assert!(times.iter().all(|t| *t < 32000));
@@ -388,12 +369,7 @@ mod tests {
     fn two_xx_retransmitted_until_ack_then_gives_up_at_64t1() {
         let t0 = Instant::now();
         let cell = std::cell::RefCell::new(AnswerRetransmitter::new(t0, b"200".to_vec()));
-        let (times, timed_out) = retransmit_times(
-            t0,
-            Duration::from_secs(40),
-            || cell.borrow().poll_timeout(),
-            |now| cell.borrow_mut().handle_timeout(now),
-        );
+        let (times, timed_out) = retransmit_times(t0, Duration::from_secs(40), || cell.borrow().poll_timeout(), |now| cell.borrow_mut().handle_timeout(now));
         assert_eq!(&times[..4], &[500, 1500, 3500, 7500]);
         assert_eq!(timed_out, Some(32000));
 
@@ -408,12 +384,7 @@ mod tests {
     fn non_invite_client_timer_e_and_f() {
         let t0 = Instant::now();
         let cell = std::cell::RefCell::new(NonInviteClientTxn::new(t0, b"BYE".to_vec()));
-        let (times, timed_out) = retransmit_times(
-            t0,
-            Duration::from_secs(40),
-            || cell.borrow().poll_timeout(),
-            |now| cell.borrow_mut().handle_timeout(now),
-        );
+        let (times, timed_out) = retransmit_times(t0, Duration::from_secs(40), || cell.borrow().poll_timeout(), |now| cell.borrow_mut().handle_timeout(now));
         assert_eq!(&times[..6], &[500, 1500, 3500, 7500, 11500, 15500]);
         assert_eq!(timed_out, Some(32000));
     }

@@ -16,11 +16,7 @@ impl Dialogue {
         if u.intent == "@none" || u.action == "fallback" || !known {
             self.none_count += 1;
             self.step("none");
-            return if self.none_count >= 2 {
-                self.keypad_menu(now)
-            } else {
-                self.say(vec![prompt("not_understood")], After::Listen(Waiting::Ask), now)
-            };
+            return if self.none_count >= 2 { self.keypad_menu(now) } else { self.say(vec![prompt("not_understood")], After::Listen(Waiting::Ask), now) };
         }
         if u.action == "clarify" && !self.clarified {
             if let Some(b) = u.runner_up.filter(|b| self.cfg.topics.contains_key(b) && *b != u.intent) {
@@ -57,16 +53,8 @@ impl Dialogue {
             return self.transfer_after(vec![prompt("urgent_safety"), prompt("transfer")], TransferReason::Urgent, now);
         }
         match info.action {
-            TopicAction::Transfer => self.transfer_after(
-                vec![Audio::Answer(slug.to_string()), prompt("transfer")],
-                TransferReason::TopicTransfer,
-                now,
-            ),
-            TopicAction::RedirectChoix1 => self.say(
-                vec![prompt("redirect_choix1"), prompt("another_question")],
-                After::Listen(Waiting::Another),
-                now,
-            ),
+            TopicAction::Transfer => self.transfer_after(vec![Audio::Answer(slug.to_string()), prompt("transfer")], TransferReason::TopicTransfer, now),
+            TopicAction::RedirectChoix1 => self.say(vec![prompt("redirect_choix1"), prompt("another_question")], After::Listen(Waiting::Another), now),
             TopicAction::Procedure(kind) => self.start_procedure(kind, now),
             TopicAction::Answer => {
                 self.answers += 1;
@@ -124,11 +112,7 @@ impl Dialogue {
         match self.last_answer.clone() {
             Some(slug) if self.repeats < self.cfg.max_repeats => {
                 self.repeats += 1;
-                let audio = if self.repeats >= 2 && self.cfg.short_answers.contains(&slug) {
-                    Audio::ShortAnswer(slug)
-                } else {
-                    Audio::Answer(slug)
-                };
+                let audio = if self.repeats >= 2 && self.cfg.short_answers.contains(&slug) { Audio::ShortAnswer(slug) } else { Audio::Answer(slug) };
                 self.say(vec![audio, prompt("another_question")], After::Listen(Waiting::Another), now)
             }
             None if self.safety_failed && self.repeats < self.cfg.max_repeats => {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::super::*;
-use super::{prompt, Dialogue, After, Waiting};
+use super::{prompt, After, Dialogue, Waiting};
 
 impl Dialogue {
     /// The first level of the menu.
