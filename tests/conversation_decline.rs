@@ -16,10 +16,9 @@ mod conversation_common;
 
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
-use conversation_common::{clip_ms, free_udp_port, scenario, speak, write_pcap_from, Server, Step};
+use conversation_common::{clip_ms, free_udp_port, report_figures, scenario, speak, write_pcap_from, Server, Step};
 
 /// A question the matcher answers with one topic, written for this test.
 const QUESTION: (&str, &str) = ("rsa", "Comment est-ce que je peux toucher le RSA ?");
@@ -225,31 +224,6 @@ fn check_record(c: &Caller, call: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn ivr(args: &[&str], db: &Path) -> Result<String, String> {
-    let out = Command::new(env!("CARGO_BIN_EXE_ivr"))
-        .args(args)
-        .arg("--db")
-        .arg(format!("sqlite://{}", db.display()))
-        .env("IVR_LOG", "warn")
-        .output()
-        .map_err(|e| format!("run ivr: {e}"))?;
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    if !out.status.success() {
-        return Err(format!("ivr {args:?}: {text}{}", String::from_utf8_lossy(&out.stderr)));
-    }
-    Ok(text)
-}
-
-/// The first JSON object (depth-first) with the day's figures.
-fn figures(v: &serde_json::Value) -> Option<&serde_json::Value> {
-    match v {
-        serde_json::Value::Object(m) if m.contains_key("calls") && m.contains_key("transferred") => Some(v),
-        serde_json::Value::Object(m) => m.values().find_map(figures),
-        serde_json::Value::Array(a) => a.iter().find_map(figures),
-        _ => None,
-    }
-}
-
 #[test]
 fn declining_after_the_answer_ends_the_call_productive() {
     let mut server = Server::start("always-open", &["--asr-workers", "2", "--asr-threads", "1"]);
@@ -276,16 +250,16 @@ fn declining_after_the_answer_ends_the_call_productive() {
     server.stop();
 
     let day = ivr_accounting::paris_day(ivr_accounting::chrono::Utc::now()).to_string();
-    let xml = ivr(&["report", "export", "--from", &day, "--to", &day, "--format", "xml"], &server.db).unwrap_or_else(|e| panic!("{e}"));
+    let xml = server.ivr(&["report", "export", "--from", &day, "--to", &day, "--format", "xml"]).unwrap_or_else(|e| panic!("{e}"));
     for (c, prefix) in &done {
         let call = exported(&xml, prefix).unwrap_or_else(|| panic!("{}: call {prefix} not exported:\n{xml}", c.name));
         if let Err(e) = check_record(c, call) {
             panic!("{e}");
         }
     }
-    let text = ivr(&["report", "--from", &day, "--to", &day, "--format", "json"], &server.db).unwrap_or_else(|e| panic!("{e}"));
+    let text = server.ivr(&["report", "--from", &day, "--to", &day, "--format", "json"]).unwrap_or_else(|e| panic!("{e}"));
     let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-    let f = figures(&json).unwrap_or_else(|| panic!("no figures in {text}"));
+    let f = report_figures(&json).unwrap_or_else(|| panic!("no figures in {text}"));
     let n = |k: &str| f.get(k).and_then(serde_json::Value::as_f64).unwrap_or(-1.0);
     let callers = CALLERS.len() as f64;
     assert_eq!(n("calls"), callers, "{text}");

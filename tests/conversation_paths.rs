@@ -157,15 +157,8 @@ fn stored_request(server: &Server, id: &str) -> Result<Value, String> {
     // cover a database slow to commit on a loaded machine.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_ivr"))
-            .args(["requests", "list", "--status", "all", "--format", "json", "--db"])
-            .arg(format!("sqlite://{}", server.db.display()))
-            .output()
-            .map_err(|e| format!("ivr requests: {e}"))?;
-        if !out.status.success() {
-            return Err(format!("ivr requests list failed: {}", String::from_utf8_lossy(&out.stderr)));
-        }
-        let all: Vec<Value> = serde_json::from_slice(&out.stdout).map_err(|e| format!("ivr requests list JSON: {e}"))?;
+        let out = server.ivr(&["requests", "list", "--status", "all", "--format", "json"])?;
+        let all: Vec<Value> = serde_json::from_str(&out).map_err(|e| format!("ivr requests list JSON: {e}"))?;
         let mine: Vec<&Value> = all.iter().filter(|r| r["call_id"].as_str().is_some_and(|c| c.starts_with(&prefix))).collect();
         match mine.as_slice() {
             [one] => return Ok((*one).clone()),

@@ -4,20 +4,9 @@
 
 mod conversation_common;
 
-use std::process::Command;
 use std::time::Duration;
 
-use conversation_common::{call, clip_ms, scenario, speak, write_pcap, Server, Step};
-
-/// The first JSON object (depth-first) that has a `calls` field: the day's figures.
-fn figures(v: &serde_json::Value) -> Option<&serde_json::Value> {
-    match v {
-        serde_json::Value::Object(m) if m.contains_key("calls") && m.contains_key("transferred") => Some(v),
-        serde_json::Value::Object(m) => m.values().find_map(figures),
-        serde_json::Value::Array(a) => a.iter().find_map(figures),
-        _ => None,
-    }
-}
+use conversation_common::{call, clip_ms, report_figures, scenario, speak, write_pcap, Server, Step};
 
 #[test]
 fn report_counts_the_calls_served() {
@@ -49,15 +38,9 @@ fn report_counts_the_calls_served() {
     assert!(listen_log.contains("play key=answer/rsa"), "the RSA answer was not played:\n{listen_log}");
     server.stop();
     let day = ivr_accounting::paris_day(ivr_accounting::chrono::Utc::now()).to_string();
-    let out = Command::new(env!("CARGO_BIN_EXE_ivr"))
-        .args(["report", "--from", &day, "--to", &day, "--format", "json", "--db"])
-        .arg(format!("sqlite://{}", server.db.display()))
-        .output()
-        .expect("run ivr report");
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let text = server.ivr(&["report", "--from", &day, "--to", &day, "--format", "json"]).unwrap_or_else(|e| panic!("{e}"));
     let json: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-    let f = figures(&json).unwrap_or_else(|| panic!("no figures in {text}"));
+    let f = report_figures(&json).unwrap_or_else(|| panic!("no figures in {text}"));
     let n = |k: &str| f.get(k).and_then(serde_json::Value::as_f64).unwrap_or(-1.0);
     assert_eq!(n("calls"), 4.0, "{text}");
     assert_eq!(n("answered_by_bot"), 1.0, "{text}");

@@ -98,6 +98,23 @@ impl Server {
         false
     }
 
+    /// Runs `ivr ARGS --db <this server's database>` (report, requests...); its stdout, or
+    /// the command and its output when it fails.
+    pub fn ivr(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new(env!("CARGO_BIN_EXE_ivr"))
+            .args(args)
+            .arg("--db")
+            .arg(format!("sqlite://{}", self.db.display()))
+            .env("IVR_LOG", "warn")
+            .output()
+            .map_err(|e| format!("run ivr: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        if !out.status.success() {
+            return Err(format!("ivr {args:?}: {text}{}", String::from_utf8_lossy(&out.stderr)));
+        }
+        Ok(text)
+    }
+
     /// Stops the server by its pid (SIGINT first so the recorder flushes, then kill).
     pub fn stop(&mut self) {
         let _ = Command::new("kill").args(["-INT", &self.child.id().to_string()]).status();
@@ -407,4 +424,15 @@ pub fn call(server: &Server, call_id: &str, xml: &str, limit: Duration) -> (bool
     let cid = format!("{call_id}-%u-%p@%s");
     let (success, logs) = sipp_run::run_sipp(server.port, &sf, &["-cid_str", &cid], limit, &["errors.log"]);
     (success, logs.into_iter().map(|(_, content)| content).collect())
+}
+
+/// The day's figures in `ivr report --format json`: the first object (depth-first) that has
+/// `calls` and `transferred`.
+pub fn report_figures(v: &serde_json::Value) -> Option<&serde_json::Value> {
+    match v {
+        serde_json::Value::Object(m) if m.contains_key("calls") && m.contains_key("transferred") => Some(v),
+        serde_json::Value::Object(m) => m.values().find_map(report_figures),
+        serde_json::Value::Array(a) => a.iter().find_map(report_figures),
+        _ => None,
+    }
 }

@@ -41,49 +41,21 @@ pub fn parse_caller(uri: &str, privacy: Option<&str>) -> CallerNumber {
     }
 }
 
-/// The caller of an INVITE. `asserted` is the P-Asserted-Identity value (RFC 3325), given
-/// only when the INVITE came from a trusted trunk: a trunk that rewrites From (to its own
-/// number, or a fixed one) asserts the real caller there, and reading From would make
-/// every call look like the same caller calling again. PAI may hold a sip: and a tel: URI
-/// (comma-separated); the first one that reads as a number wins. `Privacy: id` still means
-/// withheld, whatever the headers hold.
-pub fn identify_caller(from: &str, asserted: Option<&str>, privacy: Option<&str>) -> CallerNumber {
-    if let Some(pai) = asserted {
-        if privacy_withholds(privacy) {
-            return CallerNumber::Withheld;
-        }
-        for value in split_header_values(pai) {
-            if let n @ CallerNumber::Number(_) = parse_caller(value, None) {
-                return n;
-            }
-        }
+/// The caller of an INVITE. `asserted` are the values of its P-Asserted-Identity (RFC 3325),
+/// split by the SIP layer, given only when the INVITE came from a trusted trunk (empty
+/// otherwise): a trunk that rewrites From (to its own number, or a fixed one) asserts the
+/// real caller there, and reading From would make every call look like the same caller
+/// calling again. PAI may hold a sip: and a tel: URI; the first one that reads as a number
+/// wins. `Privacy: id` still means withheld, whatever the headers hold.
+pub fn identify_caller(from: &str, asserted: &[&str], privacy: Option<&str>) -> CallerNumber {
+    if privacy_withholds(privacy) {
+        return CallerNumber::Withheld;
     }
-    parse_caller(from, privacy)
+    asserted.iter().map(|value| parse_caller(value, None)).find(|n| matches!(n, CallerNumber::Number(_))).unwrap_or_else(|| parse_caller(from, None))
 }
 
 fn privacy_withholds(privacy: Option<&str>) -> bool {
     privacy.is_some_and(|p| p.to_ascii_lowercase().split(';').map(str::trim).any(|t| t == "id" || t == "user" || t == "header"))
-}
-
-/// Splits a header value at the commas that separate values, not those inside <…> or "…".
-fn split_header_values(v: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let (mut depth, mut quoted, mut start) = (0i32, false, 0usize);
-    for (i, c) in v.char_indices() {
-        match c {
-            '"' => quoted = !quoted,
-            '<' if !quoted => depth += 1,
-            '>' if !quoted => depth -= 1,
-            ',' if !quoted && depth <= 0 => {
-                out.push(v[start..i].trim());
-                start = i + 1;
-            }
-            _ => {}
-        }
-    }
-    out.push(v[start..].trim());
-    out.retain(|s| !s.is_empty());
-    out
 }
 
 /// French-centred E.164 normalisation: "0X XX…" (10 digits) → "+33X…", "0033…" → "+33…",
@@ -176,22 +148,16 @@ mod tests {
         let want = CallerNumber::Number(E164("+33612345678".into()));
         // The trunk puts its own number in From and the caller in PAI.
         let from = "<sip:+33140000000@trunk>;tag=1";
-        assert_eq!(identify_caller(from, Some("<sip:+33612345678@trunk;user=phone>"), None), want);
+        assert_eq!(identify_caller(from, &["<sip:+33612345678@trunk;user=phone>"], None), want);
         // Two values: the first that reads as a number.
-        assert_eq!(identify_caller(from, Some("\"Jean, D\" <sip:jean@x>, <tel:+33612345678>"), None), want);
+        assert_eq!(identify_caller(from, &["\"Jean, D\" <sip:jean@x>", "<tel:+33612345678>"], None), want);
         // No usable PAI: From.
-        assert_eq!(identify_caller(from, Some("<sip:anonymous@x>"), None), CallerNumber::Number(E164("+33140000000".into())));
-        assert_eq!(identify_caller(from, None, None), CallerNumber::Number(E164("+33140000000".into())));
+        assert_eq!(identify_caller(from, &["<sip:anonymous@x>"], None), CallerNumber::Number(E164("+33140000000".into())));
+        assert_eq!(identify_caller(from, &[], None), CallerNumber::Number(E164("+33140000000".into())));
         // Privacy: id withholds whatever is asserted.
-        assert_eq!(identify_caller(from, Some("<tel:+33612345678>"), Some("id")), CallerNumber::Withheld);
-        assert_eq!(identify_caller(from, Some("<tel:+33612345678>"), Some("header; id")), CallerNumber::Withheld);
-    }
-
-    #[test]
-    fn header_values_split_outside_brackets_and_quotes() {
-        assert_eq!(split_header_values("<sip:a@x>, <tel:+1>"), vec!["<sip:a@x>", "<tel:+1>"]);
-        assert_eq!(split_header_values("\"A, B\" <sip:a@x>"), vec!["\"A, B\" <sip:a@x>"]);
-        assert_eq!(split_header_values(" , "), Vec::<&str>::new());
+        assert_eq!(identify_caller(from, &["<tel:+33612345678>"], Some("id")), CallerNumber::Withheld);
+        assert_eq!(identify_caller(from, &["<tel:+33612345678>"], Some("header; id")), CallerNumber::Withheld);
+        assert_eq!(identify_caller(from, &[], Some("id")), CallerNumber::Withheld);
     }
 
     #[test]

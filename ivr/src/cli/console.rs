@@ -9,7 +9,7 @@
 use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{bail, Context};
-use clap::{Subcommand, ValueEnum};
+use clap::Subcommand;
 use ivr_accounting::chrono::Utc;
 use ivr_accounting::{Role, Store};
 use ivr_console::password;
@@ -31,8 +31,8 @@ pub enum UserCommand {
     /// Create an account; its password is read twice from stdin.
     Add {
         name: String,
-        #[arg(long, value_enum)]
-        role: RoleArg,
+        #[arg(long, value_parser = role_parser())]
+        role: Role,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -77,27 +77,10 @@ pub enum AuditCommand {
     },
 }
 
-#[derive(ValueEnum, Debug, Clone, Copy)]
-pub enum RoleArg {
-    Editor,
-    Publisher,
-    Analyst,
-    Supervisor,
-    Agent,
-    Admin,
-}
-
-impl RoleArg {
-    fn role(self) -> Role {
-        match self {
-            RoleArg::Editor => Role::Editor,
-            RoleArg::Publisher => Role::Publisher,
-            RoleArg::Analyst => Role::Analyst,
-            RoleArg::Supervisor => Role::Supervisor,
-            RoleArg::Agent => Role::Agent,
-            RoleArg::Admin => Role::Admin,
-        }
-    }
+/// The role names `Role` itself knows, for clap (help, completion and errors list them).
+fn role_parser() -> impl clap::builder::TypedValueParser<Value = Role> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(Role::ALL.map(Role::as_str)).try_map(|s: String| Role::parse(&s).ok_or("unknown role"))
 }
 
 pub fn run(cmd: ConsoleCommand) -> anyhow::Result<()> {
@@ -138,7 +121,6 @@ async fn command(store: &Store, cmd: ConsoleCommand, new_password: Option<String
             let name = valid_name(&name)?;
             let pw = new_password.context("no password read")?;
             let hash = tokio::task::spawn_blocking(move || password::hash(&pw)).await?.map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
-            let role = role.role();
             if store.create_account(name, role, &hash, now).await?.is_none() {
                 bail!("an account named {name} already exists");
             }

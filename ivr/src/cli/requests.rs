@@ -21,8 +21,8 @@ pub enum RequestsCommand {
     List {
         #[arg(long, value_enum, default_value = "new")]
         status: StatusArg,
-        #[arg(long, value_enum)]
-        kind: Option<KindArg>,
+        #[arg(long, value_parser = kind_parser())]
+        kind: Option<RequestKind>,
         #[arg(long, default_value_t = 100)]
         limit: u32,
         #[arg(long, value_enum, default_value = "table")]
@@ -89,10 +89,11 @@ impl StatusArg {
     }
 }
 
-#[derive(ValueEnum, Debug, Clone, Copy)]
-pub enum KindArg {
-    Rappel,
-    AttestationNonPaiement,
+/// The kinds `RequestKind` itself knows, for clap (help and errors list them).
+fn kind_parser() -> impl clap::builder::TypedValueParser<Value = RequestKind> {
+    use clap::builder::TypedValueParser;
+    let names = [RequestKind::Rappel, RequestKind::AttestationNonPaiement].map(RequestKind::as_str);
+    clap::builder::PossibleValuesParser::new(names).try_map(|s: String| RequestKind::parse(&s).ok_or("unknown request kind"))
 }
 
 #[derive(ValueEnum, Debug, Clone, Copy)]
@@ -134,10 +135,6 @@ pub fn run(cmd: RequestsCommand) -> anyhow::Result<()> {
 async fn command(store: &Store, cfg: &AccountingConfig, cmd: RequestsCommand) -> anyhow::Result<()> {
     match cmd {
         RequestsCommand::List { status, kind, limit, format, .. } => {
-            let kind = kind.map(|k| match k {
-                KindArg::Rappel => RequestKind::Rappel,
-                KindArg::AttestationNonPaiement => RequestKind::AttestationNonPaiement,
-            });
             let filter = RequestFilter { status: status.status(), kind, limit: Some(limit), ..Default::default() };
             let list = store.requests(&filter).await?;
             match format {

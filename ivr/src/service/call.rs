@@ -95,8 +95,11 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
                         let caller = match &service.accounting {
                             Some(acc) => {
                                 // P-Asserted-Identity only from a trusted trunk (`[caller_id]`).
-                                let asserted = if service.caller_id.trusts(info.source.ip()) { info.header("P-Asserted-Identity") } else { None };
-                                let number = ivr_accounting::identify_caller(&info.from, asserted, info.header("Privacy"));
+                                let asserted = match info.header("P-Asserted-Identity") {
+                                    Some(pai) if service.caller_id.trusts(info.source.ip()) => ivr_telephony::sip::message::split_list(pai),
+                                    _ => Vec::new(),
+                                };
+                                let number = ivr_accounting::identify_caller(&info.from, &asserted, info.header("Privacy"));
                                 acc.pseudonyms.caller(&number, at).await.unwrap_or_else(|e| {
                                     tracing::warn!(error = %e, "no pseudonym: counted as withheld");
                                     Caller::Withheld

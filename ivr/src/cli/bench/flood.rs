@@ -14,39 +14,20 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use super::server_child::ServerChild;
-use super::sip::{one_call, rss_kb, write_tone_wav, CallResult, SipBenchArgs};
+use super::sip::{one_call, rss_kb, script_server, CallResult, SipBenchArgs};
 
 const SCENARIO: &str = include_str!("../../../../tests/sipp/flood_call.xml");
 
 pub fn run(args: &SipBenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.capacity > args.probes, "--capacity must exceed --probes");
     let dir = std::env::temp_dir().join(format!("ivr-bench-flood-{}", std::process::id()));
-    let prompts = dir.join("prompts");
-    std::fs::create_dir_all(&prompts)?;
     let hold = args.hold_s.max(1);
-    // The greeting outlasts every call, so the bot's audio never pauses in a probe's window.
-    write_tone_wav(&prompts.join("greeting.wav"), (args.secs + hold + 30) as u32)?;
-    let scenario = dir.join("flood_call.xml");
-    std::fs::write(&scenario, SCENARIO)?;
-    let cfg = dir.join("ivr.toml");
     let max = args.capacity;
     let port_base = 44_000 + (std::process::id() % 500) as usize * 16;
-    std::fs::write(
-        &cfg,
-        format!(
-            "public_address = \"127.0.0.1\"\nmax_calls = {max}\nrtp_timeout_s = 0\ndeliver_audio = true\n[rtp_ports]\nmin = {port_base}\nmax = {}\n[prompts]\ndir = \"{}\"\n",
-            port_base + 2 * max + 64,
-            prompts.display()
-        ),
-    )?;
-    let mut cmd = ServerChild::command()?;
-    cmd.args(["--app", "script", "--http", "none", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&cfg)
-        .arg("--db-url")
-        .arg(format!("sqlite://{}", dir.join("bench.sqlite").display()))
-        .env("IVR_LOG", "error")
-        .stderr(Stdio::inherit());
-    let mut server = ServerChild::spawn(cmd)?;
+    // The greeting outlasts every call, so the bot's audio never pauses in a probe's window.
+    let mut server = script_server(&dir, max, (port_base, port_base + 2 * max + 64), (args.secs + hold + 30) as u32, "error")?;
+    let scenario = dir.join("flood_call.xml");
+    std::fs::write(&scenario, SCENARIO)?;
     let res = flood(args, &server, &dir, &scenario);
     server.stop();
     let _ = std::fs::remove_dir_all(&dir);

@@ -68,28 +68,8 @@ pub fn run(args: SipBenchArgs) -> anyhow::Result<()> {
         return super::flood::run(&args);
     }
     let dir = std::env::temp_dir().join(format!("ivr-bench-sip-{}", std::process::id()));
-    let prompts = dir.join("prompts");
-    std::fs::create_dir_all(&prompts)?;
-    write_tone_wav(&prompts.join("greeting.wav"), 60)?;
-    let db = dir.join("bench.sqlite");
-    let cfg = dir.join("ivr.toml");
     let max = args.calls + 10;
-    std::fs::write(
-        &cfg,
-        format!(
-            "public_address = \"127.0.0.1\"\nmax_calls = {max}\nrtp_timeout_s = 0\ndeliver_audio = true\n[rtp_ports]\nmin = 40000\nmax = {}\n[prompts]\ndir = \"{}\"\n",
-            40000 + 2 * max + 2,
-            prompts.display()
-        ),
-    )?;
-    let mut cmd = ServerChild::command()?;
-    cmd.args(["--app", "script", "--http", "none", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&cfg)
-        .arg("--db-url")
-        .arg(format!("sqlite://{}", db.display()))
-        .env("IVR_LOG", "warn")
-        .stderr(Stdio::inherit());
-    let mut server = ServerChild::spawn(cmd)?;
+    let mut server = script_server(&dir, max, (40_000, 40_000 + 2 * max + 2), 60, "warn")?;
     let (pid, server_addr) = (server.pid(), server.addr);
     let rss_idle = rss_kb(pid);
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
@@ -271,24 +251,42 @@ pub(super) fn rss_kb(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-pub(super) fn write_tone_wav(path: &std::path::Path, secs: u32) -> std::io::Result<()> {
-    let n = secs * 8000;
-    let mut b = Vec::with_capacity(44 + 2 * n as usize);
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + 2 * n).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&8000u32.to_le_bytes());
-    b.extend_from_slice(&16000u32.to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&16u16.to_le_bytes());
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&(2 * n).to_le_bytes());
-    for i in 0..n {
-        let s = ((i as f32 * 440.0 * std::f32::consts::TAU / 8000.0).sin() * 6000.0) as i16;
-        b.extend_from_slice(&s.to_le_bytes());
-    }
-    std::fs::write(path, b)
+/// `ivr serve --app script` (no recognition) in `dir`: a tone greeting of `greeting_secs`,
+/// at most `max_calls`, RTP on `ports`, a temporary SQLite database, callers' audio
+/// delivered (so the receive path is loaded), its log at `log_filter` on stderr.
+pub(super) fn script_server(
+    dir: &std::path::Path,
+    max_calls: usize,
+    ports: (usize, usize),
+    greeting_secs: u32,
+    log_filter: &str,
+) -> anyhow::Result<ServerChild> {
+    let prompts = dir.join("prompts");
+    std::fs::create_dir_all(&prompts)?;
+    write_tone_wav(&prompts.join("greeting.wav"), greeting_secs)?;
+    let cfg = dir.join("ivr.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "public_address = \"127.0.0.1\"\nmax_calls = {max_calls}\nrtp_timeout_s = 0\ndeliver_audio = true\n[rtp_ports]\nmin = {}\nmax = {}\n[prompts]\ndir = \"{}\"\n",
+            ports.0,
+            ports.1,
+            prompts.display()
+        ),
+    )?;
+    let mut cmd = ServerChild::command()?;
+    cmd.args(["--app", "script", "--http", "none", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&cfg)
+        .arg("--db-url")
+        .arg(format!("sqlite://{}", dir.join("bench.sqlite").display()))
+        .env("IVR_LOG", log_filter)
+        .stderr(Stdio::inherit());
+    ServerChild::spawn(cmd)
+}
+
+/// A 440 Hz tone of `secs` seconds at 8 kHz: the script app's greeting.
+fn write_tone_wav(path: &std::path::Path, secs: u32) -> anyhow::Result<()> {
+    let samples = (0..secs * 8000).map(|i| ((i as f32 * 440.0 * std::f32::consts::TAU / 8000.0).sin() * 6000.0) as i16).collect();
+    ivr_dialogue::audio::write_wav(path, &ivr_dialogue::tts::Pcm { rate: ivr_dialogue::audio::PHONE_RATE, samples })?;
+    Ok(())
 }

@@ -622,27 +622,11 @@ fn band_pass(x: &mut [f32], rate: f32) {
     }
 }
 
-/// 8 kHz mono 16-bit PCM WAV.
+/// 8 kHz mono 16-bit PCM WAV (the dialogue's writer), atomically: a cache file is either
+/// whole or absent.
 fn write_wav(path: &Path, pcm: &[i16]) -> Result<()> {
-    let data_len = (pcm.len() * 2) as u32;
-    let mut b = Vec::with_capacity(44 + pcm.len() * 2);
-    b.extend_from_slice(b"RIFF");
-    b.extend_from_slice(&(36 + data_len).to_le_bytes());
-    b.extend_from_slice(b"WAVEfmt ");
-    b.extend_from_slice(&16u32.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&1u16.to_le_bytes());
-    b.extend_from_slice(&8000u32.to_le_bytes());
-    b.extend_from_slice(&16000u32.to_le_bytes());
-    b.extend_from_slice(&2u16.to_le_bytes());
-    b.extend_from_slice(&16u16.to_le_bytes());
-    b.extend_from_slice(b"data");
-    b.extend_from_slice(&data_len.to_le_bytes());
-    for s in pcm {
-        b.extend_from_slice(&s.to_le_bytes());
-    }
     let tmp: PathBuf = path.with_extension("tmp");
-    std::fs::write(&tmp, &b)?;
+    ivr_dialogue::audio::write_wav(&tmp, &ivr_dialogue::tts::Pcm { rate: ivr_dialogue::audio::PHONE_RATE, samples: pcm.to_vec() })?;
     std::fs::rename(&tmp, path)?;
     Ok(())
 }

@@ -609,6 +609,9 @@ Content-Length: 0\r\n\r\n";
         assert_eq!(host_port_of("sip:a@10.0.0.1:5070;transport=udp"), Some(("10.0.0.1".into(), 5070)));
         assert_eq!(host_port_of("sip:example.org"), Some(("example.org".into(), 5060)));
         assert_eq!(split_list("<sip:a;lr>, <sip:b;lr>"), vec!["<sip:a;lr>", "<sip:b;lr>"]);
+        // P-Asserted-Identity values: a comma inside a quoted display name does not split.
+        assert_eq!(split_list("\"A, B\" <sip:a@x>, <tel:+1>"), vec!["\"A, B\" <sip:a@x>", "<tel:+1>"]);
+        assert_eq!(split_list(" , "), Vec::<&str>::new());
         let src: std::net::SocketAddr = "10.1.1.1:4000".parse().unwrap();
         assert_eq!(stamp_via("SIP/2.0/UDP h;branch=z;rport", src), "SIP/2.0/UDP h;branch=z;rport=4000;received=10.1.1.1");
     }
