@@ -57,7 +57,7 @@ impl ContentSnapshot {
     /// Reads a knowledge directory and a prompts file (the repository's layout).
     pub fn from_dirs(knowledge: &Path, prompts_file: &Path) -> Result<ContentSnapshot, SnapshotError> {
         let mut files = BTreeMap::new();
-        let mut read_dir = |dir: &Path, prefix: &str, files: &mut BTreeMap<String, String>| -> Result<(), SnapshotError> {
+        let read_dir = |dir: &Path, prefix: &str, files: &mut BTreeMap<String, String>| -> Result<(), SnapshotError> {
             let mut names: Vec<String> = std::fs::read_dir(dir)
                 .map_err(io(dir))?
                 .filter_map(|e| e.ok())
