@@ -1,8 +1,6 @@
-//! 8 kHz telephone audio files: band-limited down-sampling (rubato) and WAV I/O.
+//! 8 kHz telephone audio files: band-limited down-sampling and WAV I/O.
 
 use std::path::Path;
-
-use rubato::{FftFixedInOut, Resampler};
 
 use crate::tts::Pcm;
 
@@ -17,29 +15,15 @@ pub enum AudioError {
     Wav { path: String, reason: String },
 }
 
-/// Resample a whole signal with rubato's FFT resampler (its low-pass filter removes
-/// what would alias above 4 kHz), compensating the filter delay.
+/// Resample a whole signal (the shared band-limited resampler of `ivr_audio`: its
+/// low-pass filter removes what would alias above 4 kHz; the filter delay is compensated).
 pub fn resample(pcm: &Pcm, to: u32) -> Result<Pcm, AudioError> {
     if pcm.rate == to || pcm.samples.is_empty() {
         return Ok(Pcm { rate: to, samples: pcm.samples.clone() });
     }
-    let err = |reason: String| AudioError::Resample { from: pcm.rate, to, reason };
-    let chunk = (pcm.rate as usize / 50).max(1);
-    let mut r = FftFixedInOut::<f32>::new(pcm.rate as usize, to as usize, chunk, 1).map_err(|e| err(e.to_string()))?;
-    let delay = r.output_delay();
-    let need = r.input_frames_next();
-    let want = (pcm.samples.len() as u64 * u64::from(to) / u64::from(pcm.rate)) as usize;
-    let mut input: Vec<f32> = pcm.samples.iter().map(|s| f32::from(*s) / 32768.0).collect();
-    // Enough zeros behind the signal to push the delayed tail out of the filter.
-    let tail = (delay as u64 * u64::from(pcm.rate) / u64::from(to)) as usize + need;
-    let total = (input.len() + tail).div_ceil(need) * need;
-    input.resize(total, 0.0);
-    let mut out = Vec::with_capacity(want + delay);
-    for block in input.chunks(need) {
-        let res = r.process(&[block], None).map_err(|e| err(e.to_string()))?;
-        out.extend_from_slice(&res[0]);
-    }
-    let samples = out.into_iter().skip(delay).take(want).map(|v| (v * 32768.0).round().clamp(-32768.0, 32767.0) as i16).collect();
+    let input: Vec<f32> = pcm.samples.iter().map(|s| f32::from(*s) / 32768.0).collect();
+    let out = ivr_audio::resample(&input, pcm.rate, to).map_err(|e| AudioError::Resample { from: pcm.rate, to, reason: e.reason })?;
+    let samples = out.into_iter().map(|v| (v * 32768.0).round().clamp(-32768.0, 32767.0) as i16).collect();
     Ok(Pcm { rate: to, samples })
 }
 

@@ -1,8 +1,8 @@
 //! Audio in: WAV files (PCM and G.711), G.711 decoding, resampling to the 16 kHz
 //! the recognizer and the VAD take, and trimming of non-speech edges.
 
-pub mod g711;
-pub mod resample;
+/// The workspace's one G.711 and one resampler (`ivr-audio`), under their old paths.
+pub use ivr_audio::{g711, resample};
 pub mod trim;
 pub mod wav;
 
@@ -33,6 +33,6 @@ pub enum AudioError {
     Unsupported(String),
     #[error("malformed WAV: {0}")]
     Malformed(String),
-    #[error("resampler: {0}")]
-    Resample(String),
+    #[error(transparent)]
+    Resample(#[from] ivr_audio::ResampleError),
 }

@@ -3,7 +3,14 @@
 
 use rubato::{FftFixedInOut, Resampler};
 
-use super::AudioError;
+/// The resampler refused its rates (zero, or a ratio it cannot build a filter for).
+#[derive(Debug, thiserror::Error)]
+#[error("resampling {from_hz} Hz → {to_hz} Hz: {reason}")]
+pub struct ResampleError {
+    pub from_hz: u32,
+    pub to_hz: u32,
+    pub reason: String,
+}
 
 /// Streaming resampler: push any number of samples, get what is ready.
 /// The FFT filter delays its output by `delay()` samples; `Self::resample`
@@ -19,15 +26,15 @@ pub struct StreamResampler {
 const CHUNK_MS: usize = 20;
 
 impl StreamResampler {
-    pub fn new(from_hz: u32, to_hz: u32) -> Result<Self, AudioError> {
+    pub fn new(from_hz: u32, to_hz: u32) -> Result<Self, ResampleError> {
         if from_hz == 0 || to_hz == 0 {
-            return Err(AudioError::Resample(format!("invalid rates {from_hz} → {to_hz}")));
+            return Err(ResampleError { from_hz, to_hz, reason: "a rate is zero".into() });
         }
         let inner = if from_hz == to_hz {
             None
         } else {
             let chunk = (from_hz as usize * CHUNK_MS / 1000).max(1);
-            let r = FftFixedInOut::new(from_hz as usize, to_hz as usize, chunk, 1).map_err(|e| AudioError::Resample(e.to_string()))?;
+            let r = FftFixedInOut::new(from_hz as usize, to_hz as usize, chunk, 1).map_err(|e| ResampleError { from_hz, to_hz, reason: e.to_string() })?;
             Some(r)
         };
         let out = inner.as_ref().map(|r| vec![vec![0f32; r.output_frames_max()]]).unwrap_or_default();
@@ -90,7 +97,7 @@ impl StreamResampler {
 
 /// Resamples a whole signal, compensating the filter delay so that output
 /// sample i lines up with input time i / to_hz, length scaled by the ratio.
-pub fn resample(input: &[f32], from_hz: u32, to_hz: u32) -> Result<Vec<f32>, AudioError> {
+pub fn resample(input: &[f32], from_hz: u32, to_hz: u32) -> Result<Vec<f32>, ResampleError> {
     if from_hz == to_hz {
         return Ok(input.to_vec());
     }
