@@ -222,7 +222,7 @@ fn figures(label: &str, rows: &[&(CallRecord, Outcome, bool)], rule: &Sc32Rule) 
             if !seen_in_call.contains(&topic) {
                 seen_in_call.push(topic);
                 acc.calls += 1;
-                let after = r.transfer.as_ref().is_some_and(|t| t.to_agent && t.at >= p.at);
+                let after = r.transfer.as_ref().is_some_and(|t| t.to_agent && !t.failed && t.at >= p.at);
                 acc.transferred_after += u64::from(after);
             }
         }
