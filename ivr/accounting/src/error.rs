@@ -22,6 +22,10 @@ pub enum Error {
     Timeout(&'static str),
     #[error("corrupt stored data: {0}")]
     Corrupt(String),
+    #[error("content version {0} does not exist")]
+    UnknownContentVersion(i64),
+    #[error("content version {id} cannot be published: {} problem(s), first: {}", problems.len(), problems.first().map(String::as_str).unwrap_or(""))]
+    InvalidContentVersion { id: i64, problems: Vec<String> },
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
 }

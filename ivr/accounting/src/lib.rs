@@ -23,6 +23,7 @@ pub mod requests;
 pub mod sc32;
 pub mod spool;
 pub mod store;
+pub mod supervision;
 
 mod error;
 
@@ -40,6 +41,7 @@ pub use recorder::{BatchPolicy, Committed, Recorder, Writer};
 pub use requests::{NewRequest, Request, RequestFilter, RequestKind, RequestRetention, RequestStatus};
 pub use sc32::{Outcome, Sc32Rule};
 pub use store::{Store, VerifyReport, DEFAULT_DB_URL};
+pub use supervision::{Closure, InstanceBeat, LiveCall, SwitchFlags, SwitchState};
 
 /// Dates and times in this API are chrono types; re-exported so callers use the same version.
 pub use chrono;

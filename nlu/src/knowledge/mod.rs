@@ -11,15 +11,17 @@
 mod check;
 mod load;
 mod prompts;
+mod tree;
 
 use std::fmt;
 use std::path::PathBuf;
 
 use serde::Deserialize;
 
-pub use check::{spoken_seconds, utc_date, MAX_ANSWER_SECONDS, MAX_SHORT_ANSWER_SECONDS, MIN_ANSWER_SECONDS, MIN_EXAMPLES, WORDS_PER_SECOND};
+pub use check::{spoken_seconds, utc_date, AnswerDuration, MAX_ANSWER_SECONDS, MAX_SHORT_ANSWER_SECONDS, MIN_ANSWER_SECONDS, MIN_EXAMPLES, WORDS_PER_SECOND};
 pub use load::{Catalog, LoadError};
 pub use prompts::{Prompt, Prompts, REQUIRED_PROMPTS};
+pub use tree::{check_dirs, check_tree};
 
 /// What the dialogue does once a topic is recognised.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize)]
