@@ -31,7 +31,7 @@ pub use accounts::{Account, Role, Session};
 pub use audit::{AuditEntry, AuditVerify, AUDIT_RETENTION_DAYS};
 pub use caller::{identify_caller, parse_caller, CallerNumber};
 pub use config::AccountingConfig;
-pub use content::{ContentSnapshot, FileChange};
+pub use content::{ContentDraft, ContentSnapshot, ContentVersion, FileChange, InstanceContent, Publication};
 pub use error::{Error, Result};
 pub use inbox::{InboxMark, InboxStatus, UnansweredQuestion};
 pub use event::{Caller, EndedBy, Event, EventKind, Flow, Playback};
