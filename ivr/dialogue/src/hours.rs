@@ -46,6 +46,63 @@ impl OpeningHours {
     pub fn is_holiday(&self, date: NaiveDate) -> bool {
         self.extra_closed.contains(&date) || holidays(date.year(), self.alsace_moselle).contains(&date)
     }
+
+    /// Like [`OpeningHours::is_open`], with the exceptional closures decided at run time
+    /// (the supervisors' calendar, read from the database) also closing their days.
+    pub fn is_open_with(&self, now: DateTime<Utc>, closures: &[ClosedRange]) -> bool {
+        let date = Paris.from_utc_datetime(&now.naive_utc()).date_naive();
+        self.is_open(now) && !closures.iter().any(|c| c.covers(date))
+    }
+}
+
+/// An exceptional closure: every Paris day of `first..=last` is closed, whatever the hours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClosedRange {
+    pub first: NaiveDate,
+    pub last: NaiveDate,
+}
+
+impl ClosedRange {
+    pub fn covers(&self, date: NaiveDate) -> bool {
+        self.first <= date && date <= self.last
+    }
+}
+
+/// Whether `now` falls in one of the closures (Paris day), open hours or not: a closure
+/// day plays the closed message all day.
+pub fn in_closure(now: DateTime<Utc>, closures: &[ClosedRange]) -> bool {
+    let date = Paris.from_utc_datetime(&now.naive_utc()).date_naive();
+    closures.iter().any(|c| c.covers(date))
+}
+
+/// The public holidays of a year with their French names, for the supervisors' calendar.
+pub fn named_holidays(year: i32, alsace_moselle: bool) -> Vec<(NaiveDate, &'static str)> {
+    let mut out: Vec<(NaiveDate, &'static str)> = [
+        (1, 1, "Jour de l'an"),
+        (5, 1, "Fête du Travail"),
+        (5, 8, "Victoire 1945"),
+        (7, 14, "Fête nationale"),
+        (8, 15, "Assomption"),
+        (11, 1, "Toussaint"),
+        (11, 11, "Armistice 1918"),
+        (12, 25, "Noël"),
+    ]
+    .iter()
+    .filter_map(|&(m, d, name)| NaiveDate::from_ymd_opt(year, m, d).map(|date| (date, name)))
+    .collect();
+    if let Some(easter) = easter_sunday(year) {
+        out.push((easter + Duration::days(1), "Lundi de Pâques"));
+        out.push((easter + Duration::days(39), "Ascension"));
+        out.push((easter + Duration::days(50), "Lundi de Pentecôte"));
+        if alsace_moselle {
+            out.push((easter - Duration::days(2), "Vendredi saint"));
+        }
+    }
+    if alsace_moselle {
+        out.extend(NaiveDate::from_ymd_opt(year, 12, 26).map(|d| (d, "Saint-Étienne")));
+    }
+    out.sort();
+    out
 }
 
 /// Easter Sunday (Gregorian), by the anonymous Gregorian algorithm (Meeus/Jones/Butcher).
@@ -134,6 +191,28 @@ mod tests {
         assert!(hours.is_open(utc));
         let utc = Utc.with_ymd_and_hms(2026, 6, 16, 6, 30, 0).unwrap();
         assert!(!hours.is_open(utc));
+    }
+
+    #[test]
+    fn named_holidays_are_the_holidays() {
+        for year in [2025, 2026, 2027] {
+            for am in [false, true] {
+                let named: Vec<NaiveDate> = named_holidays(year, am).into_iter().map(|(d, _)| d).collect();
+                assert_eq!(named, holidays(year, am));
+            }
+        }
+    }
+
+    #[test]
+    fn a_closure_closes_its_days_only() {
+        let hours = OpeningHours::default();
+        let closures = [ClosedRange { first: d(2026, 11, 24), last: d(2026, 11, 25) }];
+        assert!(!hours.is_open_with(paris(2026, 11, 24, 10, 0), &closures));
+        assert!(!hours.is_open_with(paris(2026, 11, 25, 16, 0), &closures));
+        assert!(hours.is_open_with(paris(2026, 11, 26, 10, 0), &closures));
+        assert!(hours.is_open_with(paris(2026, 11, 23, 10, 0), &closures));
+        assert!(in_closure(paris(2026, 11, 24, 23, 30), &closures), "a Paris day, not a UTC one");
+        assert!(!in_closure(paris(2026, 11, 26, 0, 30), &closures));
     }
 
     #[test]

@@ -1,12 +1,16 @@
-//! The runtime switches file (saturation, crisis, exceptional closure). An operator
-//! writes e.g. `crisis = true` into it (or `ivr switch set` does); every new call polls
-//! it, and it is re-read only when its modification time, size or inode changes, so
-//! polling is one `stat` per call.
+//! The runtime switches (saturation, crisis, exceptional closure). With a database they
+//! live there (set from the console or `ivr switch set`) and reach calls through
+//! [`SwitchesCache`]; the file is the fallback of a service run with `--db-url none`.
+//!
+//! The file: an operator writes e.g. `crisis = true` into it (or `ivr switch set --file`
+//! does); every new call polls it, and it is re-read only when its modification time,
+//! size or inode changes, so polling is one `stat` per call.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use crate::hours::ClosedRange;
 use crate::policy::Switches;
 
 /// Where `ivr serve` and `ivr switch` look for the file unless told otherwise.
@@ -120,6 +124,39 @@ impl SwitchesFile {
     }
 }
 
+/// The switches and exceptional closures as last read from the shared database (several
+/// instances, DESIGN §9), for the calls to read without a query: a background task of the
+/// service refreshes it every second; a call start only takes a read lock.
+///
+/// Until the first successful read it holds all off and no closure. A failed read leaves
+/// the last good state in place (the database may be briefly away; messages must not flip).
+#[derive(Debug, Default)]
+pub struct SwitchesCache {
+    state: std::sync::RwLock<(Switches, Vec<ClosedRange>)>,
+}
+
+impl SwitchesCache {
+    pub fn new() -> SwitchesCache {
+        SwitchesCache::default()
+    }
+
+    /// Replaces the cached state; returns the switches it held before (for a change log).
+    pub fn set(&self, switches: Switches, closures: Vec<ClosedRange>) -> Switches {
+        let mut state = self.state.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let before = state.0;
+        *state = (switches, closures);
+        before
+    }
+
+    pub fn switches(&self) -> Switches {
+        self.state.read().unwrap_or_else(std::sync::PoisonError::into_inner).0
+    }
+
+    pub fn closures(&self) -> Vec<ClosedRange> {
+        self.state.read().unwrap_or_else(std::sync::PoisonError::into_inner).1.clone()
+    }
+}
+
 /// One line for logs and the admin command: `saturation=off crisis=on closed=off`.
 pub fn describe(s: Switches) -> String {
     let word = |b: bool| if b { "on" } else { "off" };
@@ -187,6 +224,17 @@ mod tests {
         std::fs::write(&path, "crisi = true\n").unwrap();
         let err = f.poll().unwrap_err().to_string();
         assert!(err.contains("crisi"), "a misspelt key is refused: {err}");
+    }
+
+    #[test]
+    fn the_cache_returns_what_was_set_last() {
+        let cache = SwitchesCache::new();
+        assert_eq!(cache.switches(), Switches::default());
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 24).unwrap();
+        let before = cache.set(Switches { crisis: true, ..Switches::default() }, vec![ClosedRange { first: day, last: day }]);
+        assert_eq!(before, Switches::default());
+        assert!(cache.switches().crisis);
+        assert_eq!(cache.closures().len(), 1);
     }
 
     #[test]

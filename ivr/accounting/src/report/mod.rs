@@ -165,7 +165,7 @@ struct TopicAcc {
     hangups: u64,
 }
 
-fn figures(label: &str, rows: &[&(CallRecord, Outcome, bool)], rule: &Sc32Rule) -> PeriodFigures {
+pub(crate) fn figures(label: &str, rows: &[&(CallRecord, Outcome, bool)], rule: &Sc32Rule) -> PeriodFigures {
     let mut f = PeriodFigures {
         period: label.to_string(),
         first_day: rows.iter().map(|r| r.0.day()).min().unwrap_or_default(),
