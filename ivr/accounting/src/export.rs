@@ -20,7 +20,7 @@ pub enum ExportFormat {
 }
 
 /// Records of `from..=to` with their outcome (final when the day is closed) and whether it is final.
-async fn load(store: &Store, rule: &Sc32Rule, from: NaiveDate, to: NaiveDate) -> Result<Vec<(CallRecord, Outcome, bool)>> {
+pub(crate) async fn load(store: &Store, rule: &Sc32Rule, from: NaiveDate, to: NaiveDate) -> Result<Vec<(CallRecord, Outcome, bool)>> {
     let records = store.records(from, to, true).await?;
     let closed: HashMap<String, Outcome> = store.closed_days(from, to).await?.into_iter().flat_map(|c| c.outcomes).map(|o| (o.call_id.clone(), o)).collect();
     let mut out = Vec::with_capacity(records.len());

@@ -20,6 +20,7 @@ pub mod record;
 pub mod recorder;
 pub mod report;
 pub mod requests;
+pub mod review;
 pub mod sc32;
 pub mod spool;
 pub mod store;
