@@ -43,6 +43,28 @@ enum After {
     Transfer(TransferRequest),
 }
 
+/// Where the call is in its life: exactly one phase at a time, so that "ended while
+/// transferring" or "closing before the start" cannot be represented.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// No `CallStarted` yet.
+    Idle,
+    /// Greeting, questions, answers, procedures. `cap_passed`: the call cap passed while
+    /// the caller spoke or an answer played, so the goodbye comes as soon as the bot
+    /// listens again (the cap stops being a timer: it would be due at every poll and the
+    /// shell would spin).
+    Conversing {
+        cap_passed: bool,
+    },
+    /// A transfer was asked; its result decides between the end and more conversation.
+    Transferring {
+        cap_passed: bool,
+    },
+    /// The last words (goodbye, closed message) play; the bot hangs up after them.
+    Closing,
+    Ended,
+}
+
 #[derive(Debug, Clone)]
 struct Playing {
     id: u64,
@@ -68,14 +90,7 @@ pub struct Dialogue {
     listening: Option<Waiting>,
     deadline: Option<Duration>,
     speaking: bool,
-    started: bool,
-    ended: bool,
-    transferring: bool,
-    closing: bool,
-    /// The call cap passed while the caller spoke or an answer played: the goodbye comes
-    /// as soon as the bot listens again (the cap stops being a timer: it would be due at
-    /// every poll and the shell would spin).
-    cap_passed: bool,
+    phase: Phase,
     // Loop guards.
     none_count: u32,
     silence_count: u32,
@@ -114,11 +129,7 @@ impl Dialogue {
             listening: None,
             deadline: None,
             speaking: false,
-            started: false,
-            ended: false,
-            transferring: false,
-            closing: false,
-            cap_passed: false,
+            phase: Phase::Idle,
             none_count: 0,
             silence_count: 0,
             keypad_fail: 0,
@@ -146,11 +157,12 @@ impl Dialogue {
 
     /// When the shell must feed `Input::Tick` at the latest (no-input timer, call cap).
     pub fn poll_timeout(&self) -> Option<Duration> {
-        if self.ended || !self.started {
-            return None;
-        }
-        let cap_due = !self.cap_passed || (self.listening.is_some() && !self.speaking);
-        let cap = (!self.closing && !self.transferring && cap_due).then_some(self.cfg.max_call);
+        let cap_due = match self.phase {
+            Phase::Idle | Phase::Ended => return None,
+            Phase::Conversing { cap_passed } => !cap_passed || (self.listening.is_some() && !self.speaking),
+            Phase::Transferring { .. } | Phase::Closing => false,
+        };
+        let cap = cap_due.then_some(self.cfg.max_call);
         match (self.deadline, cap) {
             (Some(d), Some(c)) => Some(d.min(c)),
             (d, c) => d.or(c),
@@ -158,7 +170,7 @@ impl Dialogue {
     }
 
     pub fn is_ended(&self) -> bool {
-        self.ended
+        self.phase == Phase::Ended
     }
 
     /// A procedure is collecting the caller's details (its prompt playing or listening):
@@ -176,19 +188,19 @@ impl Dialogue {
         if let Input::PlaybackFinished { id, played_ms, total_ms, now } = input {
             return self.on_playback_finished(id, played_ms, total_ms, now);
         }
-        if self.ended {
+        if self.phase == Phase::Ended {
             return;
         }
         match input {
             Input::CallStarted { flow, open, switches, now, .. } => {
-                if self.started {
+                if self.phase != Phase::Idle {
                     return;
                 }
-                self.started = true;
+                self.phase = Phase::Conversing { cap_passed: false };
                 self.flow = flow;
                 if !open || switches.closed {
                     self.step("closed");
-                    return self.say(vec![prompt("closed")], After::Hangup, now);
+                    return self.close(vec![prompt("closed")], now);
                 }
                 let greeting = match flow {
                     Flow::Choix2 => "greeting_choix2",
@@ -232,7 +244,7 @@ impl Dialogue {
                 if !self.is_collecting() {
                     self.out.push_back(Output::Event(DialogueEvent::Dtmf { digit }));
                 }
-                if self.transferring {
+                if matches!(self.phase, Phase::Transferring { .. }) {
                     return;
                 }
                 let waiting = match self.waiting_for_keys() {
@@ -271,10 +283,8 @@ impl Dialogue {
                 }
             }
             Input::TransferResult { accepted, now } => {
-                if !self.transferring {
-                    return;
-                }
-                self.transferring = false;
+                let Phase::Transferring { cap_passed } = self.phase else { return };
+                self.phase = Phase::Conversing { cap_passed };
                 if accepted {
                     self.end(EndReason::Transferred);
                 } else {
@@ -290,8 +300,7 @@ impl Dialogue {
                         "transfer_failed"
                     };
                     if self.transfer_failures >= 2 {
-                        self.closing = true;
-                        self.say(vec![prompt(failed), prompt("goodbye")], After::Hangup, now);
+                        self.close(vec![prompt(failed), prompt("goodbye")], now);
                     } else {
                         self.say(vec![prompt(failed), prompt("another_question")], After::Listen(Waiting::Another), now);
                     }
@@ -304,6 +313,12 @@ impl Dialogue {
     }
 
     // ---- playback -------------------------------------------------------------------
+
+    /// The last words: the call ends once they have played.
+    pub(super) fn close(&mut self, audios: Vec<Audio>, now: Duration) {
+        self.phase = Phase::Closing;
+        self.say(audios, After::Hangup, now);
+    }
 
     fn say(&mut self, audios: Vec<Audio>, after: After, now: Duration) {
         self.interrupt();
@@ -346,7 +361,9 @@ impl Dialogue {
                 self.end(EndReason::BotHungUp);
             }
             Some(After::Transfer(req)) => {
-                self.transferring = true;
+                if let Phase::Conversing { cap_passed } = self.phase {
+                    self.phase = Phase::Transferring { cap_passed };
+                }
                 self.out.push_back(Output::Event(DialogueEvent::Transfer { target: req.target.clone(), reason: req.reason, topic: req.topic.clone() }));
                 self.out.push_back(Output::Transfer(req));
             }
@@ -369,7 +386,7 @@ impl Dialogue {
             _ => None,
         };
         self.out.push_back(Output::Event(DialogueEvent::Played { key: audio.key(), answer, played_ms, total_ms }));
-        if !self.ended && self.current.is_none() && (!self.queue.is_empty() || self.after.is_some()) {
+        if self.phase != Phase::Ended && self.current.is_none() && (!self.queue.is_empty() || self.after.is_some()) {
             self.advance(now);
         }
     }
@@ -393,7 +410,7 @@ impl Dialogue {
     /// What an utterance would answer now: the active listening, or the listening that
     /// follows an interruptible prompt (the caller spoke over it).
     fn waiting(&self) -> Option<Waiting> {
-        if self.transferring {
+        if matches!(self.phase, Phase::Transferring { .. }) {
             return None;
         }
         if let Some(w) = &self.listening {
@@ -461,16 +478,17 @@ impl Dialogue {
     }
 
     fn on_tick(&mut self, now: Duration) {
-        if !self.started || self.transferring {
-            return;
-        }
-        if now >= self.cfg.max_call && !self.closing {
-            if self.listening.is_some() && !self.speaking {
-                self.step("max-call");
-                return self.goodbye(now);
+        match self.phase {
+            Phase::Idle | Phase::Transferring { .. } | Phase::Ended => return,
+            Phase::Conversing { .. } if now >= self.cfg.max_call => {
+                if self.listening.is_some() && !self.speaking {
+                    self.step("max-call");
+                    return self.goodbye(now);
+                }
+                self.phase = Phase::Conversing { cap_passed: true };
+                return;
             }
-            self.cap_passed = true;
-            return;
+            Phase::Conversing { .. } | Phase::Closing => {}
         }
         let Some(deadline) = self.deadline else { return };
         if now < deadline || self.speaking {
@@ -516,10 +534,10 @@ impl Dialogue {
     }
 
     fn end(&mut self, reason: EndReason) {
-        if self.ended {
+        if self.phase == Phase::Ended {
             return;
         }
-        self.ended = true;
+        self.phase = Phase::Ended;
         self.listening = None;
         self.deadline = None;
         self.queue.clear();

@@ -96,9 +96,8 @@ impl Dialogue {
     /// After an answer: another question, unless the call has had its share.
     pub(super) fn offer_next(&mut self, mut seq: Vec<Audio>, now: Duration) {
         if self.answers >= self.cfg.max_answers {
-            self.closing = true;
             seq.push(prompt("goodbye"));
-            self.say(seq, After::Hangup, now)
+            self.close(seq, now)
         } else {
             seq.push(prompt("another_question"));
             self.say(seq, After::Listen(Waiting::Another), now)
@@ -149,15 +148,13 @@ impl Dialogue {
     pub(super) fn finish_procedure_and_leave(&mut self, kind: ProcedureKind, now: Duration) {
         self.record_procedure(kind, true);
         self.step("procedure-done");
-        self.closing = true;
         self.step("goodbye");
-        self.say(vec![prompt(procedure_done(kind)), prompt("goodbye")], After::Hangup, now)
+        self.close(vec![prompt(procedure_done(kind)), prompt("goodbye")], now)
     }
 
     pub(super) fn goodbye(&mut self, now: Duration) {
-        self.closing = true;
         self.step("goodbye");
-        self.say(vec![prompt("goodbye")], After::Hangup, now)
+        self.close(vec![prompt("goodbye")], now)
     }
 
     pub(super) fn transfer(&mut self, reason: TransferReason, now: Duration) {
