@@ -13,10 +13,13 @@ pub mod password;
 pub mod server;
 
 mod auth;
+mod charts;
+mod dashboards;
 mod error;
 mod headers;
 mod pages;
 mod requests;
+mod review;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -24,7 +27,7 @@ use std::sync::Arc;
 use axum::routing::{get, post};
 use axum::Router;
 use chrono::{DateTime, Utc};
-use ivr_accounting::Store;
+use ivr_accounting::{AccountingConfig, Store};
 
 pub use auth::{Authed, SESSION_COOKIE};
 pub use config::ConsoleConfig;
@@ -51,11 +54,20 @@ pub struct AppState {
     pub tls: bool,
     pub health: Health,
     pub clock: Clock,
+    /// The `[accounting]` settings of the service: the SC3.2 rule for days not closed yet and
+    /// the transcripts' retention, so the console's figures are those of `ivr report`.
+    pub accounting: Arc<AccountingConfig>,
 }
 
 impl AppState {
     pub fn new(store: Option<Store>, cfg: ConsoleConfig, tls: bool, health: Health) -> AppState {
-        AppState { store, cfg: Arc::new(cfg), tls, health, clock: Arc::new(Utc::now) }
+        AppState { store, cfg: Arc::new(cfg), tls, health, clock: Arc::new(Utc::now), accounting: Arc::new(AccountingConfig::default()) }
+    }
+
+    /// The same state computing figures with `accounting` (the service's `[accounting]` table).
+    pub fn with_accounting(mut self, accounting: AccountingConfig) -> AppState {
+        self.accounting = Arc::new(accounting);
+        self
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -79,6 +91,10 @@ pub fn router(state: AppState) -> Router {
         .route("/demandes/{id}", get(requests::show))
         .route("/demandes/{id}/traitee", post(requests::mark_handled))
         .route("/journal", get(pages::audit_log))
+        .route("/tableaux", get(dashboards::page))
+        .route("/tableaux/export", post(dashboards::export))
+        .route("/appels", get(review::list))
+        .route("/appels/{reference}", get(review::show))
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security_headers))
         .with_state(state)
