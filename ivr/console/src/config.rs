@@ -22,11 +22,14 @@ pub struct ConsoleConfig {
     /// From this many, the account is locked for `lock_minutes`.
     pub lock_after: u32,
     pub lock_minutes: u32,
+    /// Bearer token that lets a non-loopback scraper read `/metrics` (loopback peers need
+    /// none); unset: loopback only.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for ConsoleConfig {
     fn default() -> Self {
-        ConsoleConfig { cert: None, key: None, idle_timeout_min: 15, session_max_hours: 12, throttle_after: 3, throttle_s: 10, lock_after: 5, lock_minutes: 15 }
+        ConsoleConfig { cert: None, key: None, idle_timeout_min: 15, session_max_hours: 12, throttle_after: 3, throttle_s: 10, lock_after: 5, lock_minutes: 15, metrics_token: None }
     }
 }
 

@@ -9,6 +9,7 @@
 //! served yet; the Content-Security-Policy is `default-src 'self'` (see [`headers`]).
 
 pub mod config;
+pub mod metrics;
 pub mod password;
 pub mod server;
 
@@ -19,6 +20,7 @@ mod error;
 mod headers;
 mod pages;
 mod requests;
+mod supervision;
 mod review;
 
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -95,6 +97,7 @@ pub fn router(state: AppState) -> Router {
         .route("/tableaux/export", post(dashboards::export))
         .route("/appels", get(review::list))
         .route("/appels/{reference}", get(review::show))
+        .merge(supervision::routes())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security_headers))
         .with_state(state)

@@ -56,6 +56,9 @@ pub fn layout(title: &str, user: Option<&Authed>, body: Markup) -> Html<String> 
                                 @if matches!(u.account.role, Role::Supervisor | Role::Admin) {
                                     li { a href="/appels" { "Écoute qualité" } }
                                 }
+                                @if matches!(u.account.role, Role::Supervisor | Role::Admin) {
+                                    li { a href="/supervision" { "Supervision" } }
+                                }
                                 @if u.account.role == Role::Admin {
                                     li { a href="/journal" { "Journal d'audit" } }
                                 }
@@ -126,6 +129,9 @@ pub async fn home(user: Authed) -> Html<String> {
                 }
                 @if matches!(role, Role::Supervisor | Role::Admin) {
                     li { a href="/appels" { "Écoute qualité : les appels d'un jour et leur déroulé" } }
+                }
+                @if matches!(role, Role::Supervisor | Role::Admin) {
+                    li { a href="/supervision" { "Supervision en direct, messages et calendrier d'ouverture" } }
                 }
                 @if role == Role::Admin {
                     li { a href="/journal" { "Journal d'audit" } }

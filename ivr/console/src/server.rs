@@ -83,7 +83,8 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let Some(tls) = tls else {
-        axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
+        // The peer's address reaches handlers (`/metrics` is for loopback peers by default).
+        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await?;
         return Ok(());
     };
     let acceptor = tokio_rustls::TlsAcceptor::from(tls);
@@ -100,7 +101,7 @@ pub async fn serve(
             },
         };
         let acceptor = acceptor.clone();
-        let app = app.clone();
+        let app = app.clone().layer(axum::Extension(axum::extract::ConnectInfo(peer)));
         tokio::spawn(async move {
             let stream = match tokio::time::timeout(std::time::Duration::from_secs(10), acceptor.accept(tcp)).await {
                 Ok(Ok(s)) => s,
