@@ -82,6 +82,9 @@ pub struct UnderstandingArgs {
     /// matcher changes measured in seconds on what earlier runs heard.
     #[arg(long)]
     pub cached_only: bool,
+    /// Whisper decoding: 0 = the service's (greedy), N > 0 = beam search of width N.
+    #[arg(long, default_value_t = 0)]
+    pub beam: u8,
     /// Print every miss (expected → got, transcript).
     #[arg(long)]
     pub misses: bool,
@@ -89,6 +92,15 @@ pub struct UnderstandingArgs {
     /// cross-validation and print its coefficients (use with `--set heldout`).
     #[arg(long)]
     pub fit: bool,
+}
+
+/// `--beam`: 0 keeps the service's decoding.
+fn decoding(beam: u8) -> ivr_speech::asr::Decoding {
+    if beam == 0 {
+        AsrConfig::default().decoding
+    } else {
+        ivr_speech::asr::Decoding::Beam(beam)
+    }
 }
 
 /// A rendering of the prompt voice and the line it goes through.
@@ -171,7 +183,7 @@ pub fn run(args: UnderstandingArgs) -> Result<()> {
     };
     let model = args.model.clone().unwrap_or_else(ivr_speech::model::default_model_path);
     let asr_key = {
-        let config = AsrConfig { initial_prompt: prompt.clone(), ..AsrConfig::default() };
+        let config = AsrConfig { initial_prompt: prompt.clone(), decoding: decoding(args.beam), ..AsrConfig::default() };
         let len = std::fs::metadata(&model).map(|m| m.len()).unwrap_or(0);
         format!(
             "{}|{}|{:?}|{:?}|{:?}|{}",
@@ -197,12 +209,13 @@ pub fn run(args: UnderstandingArgs) -> Result<()> {
         println!("initial prompt: {p}");
     }
     println!(
-        "understanding bench: set {} ({} utterances{}), voices {:?}, model {}, prompt {}, decision {}, phonetic {}, total idf {}",
+        "understanding bench: set {} ({} utterances{}), voices {:?}, model {}, decoding {:?}, prompt {}, decision {}, phonetic {}, total idf {}",
         args.set,
         items.len(),
         if args.set == "heldout" { format!(", one example in {} held out, the matcher rebuilt without it", args.loo_every) } else { String::new() },
         voices.iter().map(|v| v.name).collect::<Vec<_>>(),
         model.display(),
+        decoding(args.beam),
         prompt.as_deref().map(|p| format!("{:?}", truncate(p, 60))).unwrap_or_else(|| "none".into()),
         args.decision,
         args.phonetic,
@@ -235,7 +248,7 @@ pub fn run(args: UnderstandingArgs) -> Result<()> {
         std::fs::create_dir_all(&render_dir)?;
         std::fs::create_dir_all(&asr_dir)?;
         let tts = ivr_dialogue::tts::PicoVoice::french().context("the prompt voice (SVOX Pico) to speak the utterances")?;
-        let mut config = AsrConfig { threads: args.threads.max(1), ..AsrConfig::default() };
+        let mut config = AsrConfig { threads: args.threads.max(1), decoding: decoding(args.beam), ..AsrConfig::default() };
         config.initial_prompt = prompt.clone();
         std::fs::metadata(&model).with_context(|| format!("{} (run models/fetch.sh)", model.display()))?;
         let mut recognizer: Option<(Recognizer, ivr_speech::asr::AsrWorker)> = None;
