@@ -25,11 +25,14 @@ pub struct ConsoleConfig {
     /// Bearer token that lets a non-loopback scraper read `/metrics` (loopback peers need
     /// none); unset: loopback only.
     pub metrics_token: Option<String>,
+    /// A topic whose `reviewed` date is older than this many days is flagged on the
+    /// editors' topic list.
+    pub stale_after_days: u32,
 }
 
 impl Default for ConsoleConfig {
     fn default() -> Self {
-        ConsoleConfig { cert: None, key: None, idle_timeout_min: 15, session_max_hours: 12, throttle_after: 3, throttle_s: 10, lock_after: 5, lock_minutes: 15, metrics_token: None }
+        ConsoleConfig { cert: None, key: None, idle_timeout_min: 15, session_max_hours: 12, throttle_after: 3, throttle_s: 10, lock_after: 5, lock_minutes: 15, metrics_token: None, stale_after_days: 180 }
     }
 }
 

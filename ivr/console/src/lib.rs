@@ -16,6 +16,7 @@ pub mod server;
 mod auth;
 mod charts;
 mod dashboards;
+mod editor;
 mod error;
 mod headers;
 mod pages;
@@ -98,6 +99,7 @@ pub fn router(state: AppState) -> Router {
         .route("/appels", get(review::list))
         .route("/appels/{reference}", get(review::show))
         .merge(supervision::routes())
+        .merge(editor::routes())
         .fallback(pages::not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), headers::security_headers))
         .with_state(state)

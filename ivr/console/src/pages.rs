@@ -47,6 +47,9 @@ pub fn layout(title: &str, user: Option<&Authed>, body: Markup) -> Html<String> 
                     @if let Some(u) = user {
                         nav aria-label="Navigation principale" {
                             ul {
+                                @if matches!(u.account.role, Role::Editor | Role::Publisher | Role::Analyst | Role::Admin) {
+                                    li { a href="/contenu" { "Contenu" } }
+                                }
                                 @if matches!(u.account.role, Role::Agent | Role::Supervisor) {
                                     li { a href="/demandes" { "Demandes" } }
                                 }
@@ -121,6 +124,13 @@ pub async fn home(user: Authed) -> Html<String> {
         html! {
             p { "Vous êtes connecté(e) en tant que " strong { (user.account.name) } ", rôle " (role_fr(role)) "." }
             ul {
+                @if matches!(role, Role::Editor | Role::Publisher | Role::Analyst | Role::Admin) {
+                    li { a href="/contenu" { "Contenu : les sujets, leurs chiffres et l'historique des versions" } }
+                }
+                @if matches!(role, Role::Editor | Role::Publisher | Role::Admin) {
+                    li { a href="/contenu/questions" { "Questions sans réponse à traiter" } }
+                    li { a href="/contenu/relecture" { "Relecture et publication du brouillon" } }
+                }
                 @if matches!(role, Role::Agent | Role::Supervisor) {
                     li { a href="/demandes" { "Demandes de rappel et d'attestation à traiter" } }
                 }
@@ -136,9 +146,6 @@ pub async fn home(user: Authed) -> Html<String> {
                 @if role == Role::Admin {
                     li { a href="/journal" { "Journal d'audit" } }
                 }
-            }
-            @if matches!(role, Role::Editor | Role::Publisher) {
-                p { "Les pages de votre rôle ne sont pas encore disponibles dans la console." }
             }
         },
     )
