@@ -22,6 +22,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 
 use crate::service::call::ConversationApp;
+use crate::service::content::{ContentCache, ContentConfig, ContentSlot, LoadedContent, Watcher, FILES_VERSION};
 use crate::service::{Accounting, CallerIdConfig, HoursMode, Service, ServiceOptions};
 
 #[derive(Args, Debug)]
@@ -135,6 +136,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let bound = sip.local_addr()?;
         let ep_cfg = EndpointConfig::from_config(&cfg, bound.port(), saturation);
         let mut accounting_writer = None;
+        let mut content_watch = None;
         let app: Arc<dyn Application> = match args.app {
             AppKind::Script => Arc::new(FixedScript {
                 greeting: load_prompt(&cfg, &cfg.prompts.greeting).unwrap_or_else(|| {
@@ -146,8 +148,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 collect_for: Duration::from_secs(3),
             }),
             AppKind::Conversation => {
-                let (service, writer) = conversation(&args.conversation, &cfg, &tables, asr_nice).await?;
+                let (service, writer, watcher) = conversation(&args.conversation, &cfg, &tables, asr_nice, bound.port()).await?;
                 accounting_writer = writer;
+                if let Some(watcher) = watcher {
+                    content_watch = Some(tokio::spawn(watcher.run(Arc::clone(&service.content))));
+                }
                 Arc::new(ConversationApp(Arc::new(service)))
             }
         };
@@ -176,6 +181,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         };
         ivr_telephony::server::run(ep_cfg, sip, cfg.listen.ip(), app, shutdown).await?;
         sip_up.store(false, Ordering::SeqCst);
+        if let Some(w) = content_watch {
+            w.abort();
+        }
         if let Some(http) = http {
             http.stop().await;
         }
@@ -198,6 +206,8 @@ struct ServiceTables {
     caller_id: Option<toml::Value>,
     /// `[console]`: TLS certificate, session and lockout settings of the web console.
     console: Option<toml::Value>,
+    /// `[content]`: content versions' cache directory, poll interval, instance name.
+    content: Option<toml::Value>,
 }
 
 /// Reads the configuration file: `[accounting]` and `[caller_id]` for the service, the
@@ -205,7 +215,12 @@ struct ServiceTables {
 fn load_config(path: &std::path::Path) -> anyhow::Result<(Config, ServiceTables)> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut table: toml::Table = toml::from_str(&text).with_context(|| format!("invalid configuration {}", path.display()))?;
-    let tables = ServiceTables { accounting: table.remove("accounting"), caller_id: table.remove("caller_id"), console: table.remove("console") };
+    let tables = ServiceTables {
+        accounting: table.remove("accounting"),
+        caller_id: table.remove("caller_id"),
+        console: table.remove("console"),
+        content: table.remove("content"),
+    };
     let rest = toml::to_string(&table).context("re-writing the telephony tables")?;
     let cfg = Config::parse(&rest).with_context(|| format!("invalid configuration {}", path.display()))?;
     Ok((cfg, tables))
@@ -219,6 +234,13 @@ impl ServiceTables {
         };
         cfg.db_url = db_url.to_string();
         Ok(cfg)
+    }
+
+    fn content(&self) -> anyhow::Result<ContentConfig> {
+        match &self.content {
+            Some(v) => v.clone().try_into().context("invalid [content] configuration"),
+            None => Ok(Default::default()),
+        }
     }
 
     fn caller_id(&self) -> anyhow::Result<CallerIdConfig> {
@@ -371,14 +393,18 @@ async fn relay(
 
 /// Builds the conversation service: models and content load before the port is announced,
 /// so the first call is answered at full speed.
-/// Also returns a recorder clone and the writer, for the flush at shutdown.
+/// Also returns a recorder clone and the writer, for the flush at shutdown, and with a
+/// database the watcher that follows the content publications.
 async fn conversation(
     a: &ConversationArgs,
     cfg: &Config,
     tables: &ServiceTables,
     asr_nice: i32,
-) -> anyhow::Result<(Service, Option<(ivr_accounting::Recorder, ivr_accounting::Writer, DailyJob)>)> {
+    sip_port: u16,
+) -> anyhow::Result<(Service, Option<(ivr_accounting::Recorder, ivr_accounting::Writer, DailyJob)>, Option<Watcher>)> {
     let mut writer = None;
+    let mut content_store = None;
+    let content_cfg = tables.content()?;
     let caller_id = tables.caller_id()?;
     let accounting = if a.db_url == "none" {
         None
@@ -400,15 +426,36 @@ async fn conversation(
             }),
         };
         let (recorder, w) = ivr_accounting::Recorder::start_spooled(store.clone(), ivr_accounting::BatchPolicy::default(), spool)?;
+        content_store = Some(store.clone());
         let daily = DailyJob::start(store.clone(), acc_cfg);
         writer = Some((recorder.clone(), w, daily));
         Some(Accounting { recorder, pseudonyms: ivr_accounting::Pseudonymizer::new(store) })
     };
-    let audio_dir = a.prompts.parent().map(|p| p.join("audio")).unwrap_or_else(|| PathBuf::from("audio"));
+    let prompts_dir = a.prompts.parent().map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let audio_dir = prompts_dir.join("audio");
+    let base = crate::service::base_dialogue(&cfg.transfer);
+    // With a database the published version runs (the repository's files become version 1
+    // when none is); without one, the files as they are.
+    let (initial, watcher) = match content_store {
+        Some(store) => {
+            let cache = ContentCache::new(content_cfg.dir_for(&a.db_url), audio_dir.clone(), prompts_dir.join("studio"));
+            let (id, snap) = crate::service::content::published_or_import(&store, &a.knowledge, &a.prompts).await?;
+            let (c, b) = (cache.clone(), base.clone());
+            let loaded = tokio::task::spawn_blocking(move || c.load(id, &snap, b)).await?.with_context(|| format!("loading content version {id}"))?;
+            let watcher =
+                Watcher { store, cache, base, instance: content_cfg.instance_name(sip_port), poll: Duration::from_millis(content_cfg.poll_ms.max(100)) };
+            watcher.report(id, true, String::new()).await;
+            tracing::info!(version = id, instance = %watcher.instance, "content version loaded");
+            (loaded, Some(watcher))
+        }
+        None => {
+            let (k, p) = (a.knowledge.clone(), a.prompts.clone());
+            let loaded = tokio::task::spawn_blocking(move || LoadedContent::load(FILES_VERSION, &k, &p, &audio_dir, base)).await??;
+            (loaded, None)
+        }
+    };
+    let slot = Arc::new(ContentSlot::new(initial, crate::service::content::version_gauge()));
     let opts = ServiceOptions {
-        knowledge: a.knowledge.clone(),
-        prompts_file: a.prompts.clone(),
-        audio_dir,
         model: a.model.clone().unwrap_or_else(ivr_speech::model::default_model_path),
         asr_workers: a.asr_workers,
         asr_threads: a.asr_threads,
@@ -417,13 +464,12 @@ async fn conversation(
         wait_prompt_after: (a.wait_prompt_after_ms > 0).then(|| Duration::from_millis(a.wait_prompt_after_ms)),
         hours: a.hours,
         flow_header: cfg.flow_header.clone(),
-        transfer: cfg.transfer.clone(),
         switches: a.switches.clone(),
         caller_id,
     };
     // Loading the model and building the index take seconds of CPU: off the runtime.
-    let service = tokio::task::spawn_blocking(move || Service::build(opts, accounting)).await??;
-    Ok((service, writer))
+    let service = tokio::task::spawn_blocking(move || Service::build(opts, accounting, slot)).await??;
+    Ok((service, writer, watcher))
 }
 
 fn load_prompt(cfg: &Config, id: &str) -> Option<Arc<Prompt>> {

@@ -55,10 +55,19 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
     let call_id = call.call_id.clone();
     let (results_tx, mut results) = mpsc::unbounded_channel();
     let audio = Arc::new(Mutex::new(Vec::<f32>::new()));
-    let recognizer =
-        PoolRecognizer { service: Arc::clone(&service), audio: Arc::clone(&audio), results: results_tx, jobs: Default::default(), call_id: call_id.clone() };
-    let player = CommandPlayer { service: Arc::clone(&service), commands: commands.clone(), pending: Default::default(), last_play: None };
-    let mut conv: Conv = Conversation::new(service.endpoint.clone(), service.dialogue.clone(), recognizer, player);
+    // The content of the call's start, kept to its end: a publication during the call
+    // changes the next calls, not this one.
+    let content = service.content.get();
+    let recognizer = PoolRecognizer {
+        service: Arc::clone(&service),
+        content: Arc::clone(&content),
+        audio: Arc::clone(&audio),
+        results: results_tx,
+        jobs: Default::default(),
+        call_id: call_id.clone(),
+    };
+    let player = CommandPlayer { content: Arc::clone(&content), commands: commands.clone(), pending: Default::default(), last_play: None };
+    let mut conv: Conv = Conversation::new(service.endpoint.clone(), content.dialogue.clone(), recognizer, player);
     conv.set_slow_after(service.wait_prompt_after);
     let mut books = Books { call_id: call_id.clone(), events: Vec::new(), transferred: false, flow: ivr_accounting::Flow::Choix2 };
     let mut resampler = match StreamResampler::new(8_000, 16_000) {

@@ -3,24 +3,24 @@
 //! accounting recorder, runtime switches), shared by the per-call tasks of [`call`].
 
 pub mod call;
+pub mod content;
 mod recognize;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use content::ContentSlot;
+
 use anyhow::Context;
 use ivr_accounting::{Pseudonymizer, Recorder};
-use ivr_dialogue::content::Content;
 use ivr_dialogue::endpointing::EndpointConfig;
 use ivr_dialogue::hours::OpeningHours;
-use ivr_dialogue::policy::{Audio, DialogueConfig, Flow, Switches};
-use ivr_dialogue::render::AudioLibrary;
+use ivr_dialogue::policy::{DialogueConfig, Flow, Switches};
 use ivr_dialogue::switches::{describe, SwitchesFile};
 use ivr_speech::asr::{AsrConfig, Recognizer};
 use ivr_speech::pool::AsrPool;
 use ivr_speech::vad::SileroVad;
-use ivr_telephony::media::prompt::Prompt;
 
 /// Whether calls are taken as inside opening hours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -34,9 +34,6 @@ pub enum HoursMode {
 }
 
 pub struct ServiceOptions {
-    pub knowledge: PathBuf,
-    pub prompts_file: PathBuf,
-    pub audio_dir: PathBuf,
     pub model: PathBuf,
     pub asr_workers: usize,
     pub asr_threads: usize,
@@ -49,8 +46,6 @@ pub struct ServiceOptions {
     pub hours: HoursMode,
     /// Header of the INVITE naming the flow ("2" or "3").
     pub flow_header: String,
-    /// Flow ("2"/"3") → agent queue URI.
-    pub transfer: BTreeMap<String, String>,
     /// Runtime switches file (saturation, crisis, closed), polled at every call start.
     pub switches: PathBuf,
     /// Which INVITE header names the caller (see [`CallerIdConfig`]).
@@ -136,13 +131,25 @@ fn entry_matches(entry: &str, source: std::net::IpAddr) -> bool {
     a & mask == b & mask
 }
 
-/// Shared state of all calls: read-only but for the switches file's cache.
+/// The dialogue's fixed settings (limits, the agent queues by flow "2"/"3"), on which each
+/// content version puts its tables.
+pub fn base_dialogue(transfer: &BTreeMap<String, String>) -> DialogueConfig {
+    let mut base = DialogueConfig::default();
+    if let Some(t) = transfer.get("2") {
+        base.transfer_choix2 = t.clone();
+    }
+    if let Some(t) = transfer.get("3") {
+        base.transfer_choix3 = t.clone();
+    }
+    base
+}
+
+/// Shared state of all calls: read-only but for the switches file's cache and the content,
+/// which a publication replaces (a call keeps the content it started with).
 pub struct Service {
-    pub(crate) matcher: nlu::Matcher,
+    pub(crate) content: Arc<ContentSlot>,
     pub(crate) pool: AsrPool,
     pub(crate) vad: Arc<SileroVad>,
-    pub(crate) clips: HashMap<String, Arc<Prompt>>,
-    pub(crate) dialogue: DialogueConfig,
     pub(crate) endpoint: EndpointConfig,
     pub(crate) hours: OpeningHours,
     pub(crate) hours_mode: HoursMode,
@@ -154,47 +161,20 @@ pub struct Service {
 }
 
 impl Service {
-    pub fn build(opts: ServiceOptions, accounting: Option<Accounting>) -> anyhow::Result<Service> {
-        let content = Content::load(&opts.knowledge, &opts.prompts_file).context("loading knowledge and prompts")?;
-        for p in &content.problems {
-            tracing::warn!(problem = %p, "content entry skipped");
-        }
-        let library = AudioLibrary::load(&opts.audio_dir).with_context(|| format!("loading rendered audio from {}", opts.audio_dir.display()))?;
-        if library.is_empty() {
-            anyhow::bail!("no rendered audio in {}: run `ivr prompts render` first", opts.audio_dir.display());
-        }
-        // Every clip the dialogue may ask for becomes a ready-to-send prompt once, so a
-        // call's playback never encodes audio.
-        let mut clips = HashMap::new();
-        for item in content.render_items() {
-            if let Some(pcm) = library_get(&library, &item.key) {
-                clips.insert(item.key.clone(), Prompt::from_pcm(&item.key, &pcm));
-            } else {
-                tracing::warn!(key = %item.key, "no rendered audio for this clip: it will be silent");
-            }
-        }
-        let mut base = DialogueConfig::default();
-        if let Some(t) = opts.transfer.get("2") {
-            base.transfer_choix2 = t.clone();
-        }
-        if let Some(t) = opts.transfer.get("3") {
-            base.transfer_choix3 = t.clone();
-        }
-        let dialogue = content.dialogue_config(base);
-        let kb = nlu::knowledge::KnowledgeBase::load(&opts.knowledge).with_context(|| format!("loading {}", opts.knowledge.display()))?;
-        let matcher = nlu::Matcher::build(&kb).context("building the intent index")?;
+    pub fn build(opts: ServiceOptions, accounting: Option<Accounting>, content: Arc<ContentSlot>) -> anyhow::Result<Service> {
         let vad = SileroVad::load(&ivr_speech::vad::default_weights_path()).context("loading the VAD weights")?;
         let config = AsrConfig { threads: opts.asr_threads.max(1), ..AsrConfig::default() };
         let recognizer = Recognizer::load(&opts.model, config).with_context(|| format!("loading the Whisper model {}", opts.model.display()))?;
         let pool = AsrPool::whisper_at(&recognizer, opts.asr_workers.max(1), opts.asr_queue.max(1), opts.asr_nice)?;
         let switches = Mutex::new(SwitchesFile::new(&opts.switches));
-        tracing::info!(clips = clips.len(), topics = dialogue.topics.len(), workers = opts.asr_workers, "conversation service ready");
+        {
+            let now = content.get();
+            tracing::info!(content_version = now.version, clips = now.clips.len(), topics = now.dialogue.topics.len(), workers = opts.asr_workers, "conversation service ready");
+        }
         let service = Service {
-            matcher,
+            content,
             pool,
             vad,
-            clips,
-            dialogue,
             endpoint: EndpointConfig::default(),
             hours: OpeningHours::default(),
             hours_mode: opts.hours,
@@ -247,23 +227,6 @@ impl Service {
             _ => Flow::Choix2,
         }
     }
-}
-
-fn library_get(library: &AudioLibrary, key: &str) -> Option<Arc<[i16]>> {
-    // The library is keyed by `Audio::key()`; rebuild the Audio from the key's shape.
-    let (kind, rest) = key.split_once('/')?;
-    let audio = match kind {
-        "prompt" => match rest.split_once('#') {
-            Some((id, i)) => Audio::PromptPart(id.to_string(), i.parse().ok()?),
-            None => Audio::Prompt(rest.to_string()),
-        },
-        "answer" => Audio::Answer(rest.to_string()),
-        "short" => Audio::ShortAnswer(rest.to_string()),
-        "follow" => Audio::FollowUp(rest.to_string()),
-        "title" => Audio::Title(rest.to_string()),
-        _ => return None,
-    };
-    library.get(&audio)
 }
 
 #[cfg(test)]

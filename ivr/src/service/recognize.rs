@@ -15,6 +15,7 @@ use ivr_telephony::media::prompt::Prompt;
 use ivr_telephony::server::CallCommander;
 use tokio::sync::mpsc;
 
+use super::content::LoadedContent;
 use super::Service;
 
 /// Samples of the caller's audio at 16 kHz since the call started.
@@ -34,6 +35,8 @@ pub struct Recognized {
 
 pub struct PoolRecognizer {
     pub(super) service: Arc<Service>,
+    /// The content the call started with.
+    pub(super) content: Arc<LoadedContent>,
     pub(super) audio: CallAudio,
     pub(super) results: mpsc::UnboundedSender<Recognized>,
     pub(super) jobs: HashMap<u64, Arc<AtomicBool>>,
@@ -58,7 +61,7 @@ impl Recognize for PoolRecognizer {
         };
         self.jobs.retain(|_, c| !c.load(Ordering::Relaxed));
         self.jobs.insert(id, handle.canceller());
-        let service = Arc::clone(&self.service);
+        let content = Arc::clone(&self.content);
         let results = self.results.clone();
         let call_id = self.call_id.clone();
         let submitted = Instant::now();
@@ -79,7 +82,7 @@ impl Recognize for PoolRecognizer {
                 // Cancelled or pool stopped: nobody waits for this result.
                 Err(_) => return,
             };
-            let understanding = understand(&service, &text);
+            let understanding = understand(&content, &text);
             // What the caller said is personal data: its length only, never the words.
             tracing::info!(%call_id, job = id, chars = text.chars().count(), intent = %understanding.intent, score = understanding.score, asr_ms, "recognized");
             let _ = results.send(Recognized { id, text, understanding, submitted, asr_ms });
@@ -105,11 +108,11 @@ impl PoolRecognizer {
 
 /// The matcher's decision as the dialogue's plain data; empty text (silence, a guarded
 /// hallucination) is not understood.
-pub fn understand(service: &Service, text: &str) -> Understanding {
+pub fn understand(content: &LoadedContent, text: &str) -> Understanding {
     if text.trim().is_empty() {
         return Understanding::none();
     }
-    match service.matcher.classify(text) {
+    match content.matcher.classify(text) {
         Ok(d) => Understanding { intent: d.intent, score: d.score, runner_up: d.runner_up.map(|r| r.intent), action: d.action },
         Err(e) => {
             tracing::warn!(error = %e, "matcher failed");
@@ -122,7 +125,8 @@ pub fn understand(service: &Service, text: &str) -> Understanding {
 /// exactly once and in order (a replaced play is reported as stopped), so a FIFO of ids
 /// maps the reports back to the dialogue's play ids.
 pub struct CommandPlayer {
-    pub(super) service: Arc<Service>,
+    /// The content the call started with.
+    pub(super) content: Arc<LoadedContent>,
     pub(super) commands: CallCommander,
     pub(super) pending: std::collections::VecDeque<(u64, String)>,
     /// When the current play was asked for (bench: answer latency).
@@ -132,7 +136,7 @@ pub struct CommandPlayer {
 impl Play for CommandPlayer {
     fn play(&mut self, id: u64, audio: &Audio, interruptible: bool) {
         let key = audio.key();
-        let prompt = match self.service.clips.get(&key) {
+        let prompt = match self.content.clips.get(&key) {
             Some(p) => Arc::clone(p),
             None => {
                 // Keep the flow going (the dialogue waits for this play's end): a short silence.

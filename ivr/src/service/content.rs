@@ -1,0 +1,386 @@
+//! The content a call runs with (matcher, rendered clips, dialogue tables), loaded as one
+//! value and swapped whole when a new content version is published.
+//!
+//! A call takes an `Arc<LoadedContent>` when it starts and keeps it to its end, so a
+//! publication never changes the text of a call in progress. With a database, each
+//! instance follows the latest publication: the watcher polls the store, materializes the
+//! version under the content cache (`<dir>/v<N>/`), checks it with the same checker as
+//! `ivr knowledge check`, renders only the clips whose text is new (one shared audio pool
+//! for all versions, seeded from the repository's `prompts/audio/`), and swaps. A version
+//! that fails to load leaves the previous one running; either way the instance reports what
+//! it runs (`content_instances`).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use ivr_accounting::chrono::Utc;
+use ivr_accounting::{ContentSnapshot, InstanceContent, Store};
+use ivr_dialogue::content::Content;
+use ivr_dialogue::policy::{Audio, DialogueConfig};
+use ivr_dialogue::render::{AudioLibrary, Manifest, Renderer, MANIFEST};
+use ivr_telephony::media::prompt::Prompt;
+
+/// Version number of content loaded from the repository's files (no database).
+pub const FILES_VERSION: i64 = 0;
+
+/// Everything a call needs from the content, built once per version.
+pub struct LoadedContent {
+    /// The content version ([`FILES_VERSION`] without a database).
+    pub version: i64,
+    pub(crate) matcher: nlu::Matcher,
+    /// Every clip the dialogue may ask for, ready to send (a call's playback never encodes).
+    pub(crate) clips: HashMap<String, Arc<Prompt>>,
+    pub(crate) dialogue: DialogueConfig,
+}
+
+impl LoadedContent {
+    /// Loads the content files and their rendered audio (`audio_dir`, made by `ivr prompts
+    /// render` or by [`ContentCache`]). Blocking: seconds of CPU for the index.
+    pub fn load(version: i64, knowledge: &Path, prompts_file: &Path, audio_dir: &Path, base: DialogueConfig) -> anyhow::Result<LoadedContent> {
+        let content = Content::load(knowledge, prompts_file).context("loading knowledge and prompts")?;
+        for p in &content.problems {
+            tracing::warn!(problem = %p, "content entry skipped");
+        }
+        let library = AudioLibrary::load(audio_dir).with_context(|| format!("loading rendered audio from {}", audio_dir.display()))?;
+        if library.is_empty() {
+            bail!("no rendered audio in {}: run `ivr prompts render` first", audio_dir.display());
+        }
+        let mut clips = HashMap::new();
+        for item in content.render_items() {
+            if let Some(pcm) = library_get(&library, &item.key) {
+                clips.insert(item.key.clone(), Prompt::from_pcm(&item.key, &pcm));
+            } else {
+                tracing::warn!(key = %item.key, "no rendered audio for this clip: it will be silent");
+            }
+        }
+        let dialogue = content.dialogue_config(base);
+        let kb = nlu::knowledge::KnowledgeBase::load(knowledge).with_context(|| format!("loading {}", knowledge.display()))?;
+        let matcher = nlu::Matcher::build(&kb).context("building the intent index")?;
+        Ok(LoadedContent { version, matcher, clips, dialogue })
+    }
+}
+
+fn library_get(library: &AudioLibrary, key: &str) -> Option<Arc<[i16]>> {
+    // The library is keyed by `Audio::key()`; rebuild the Audio from the key's shape.
+    let (kind, rest) = key.split_once('/')?;
+    let audio = match kind {
+        "prompt" => match rest.split_once('#') {
+            Some((id, i)) => Audio::PromptPart(id.to_string(), i.parse().ok()?),
+            None => Audio::Prompt(rest.to_string()),
+        },
+        "answer" => Audio::Answer(rest.to_string()),
+        "short" => Audio::ShortAnswer(rest.to_string()),
+        "follow" => Audio::FollowUp(rest.to_string()),
+        "title" => Audio::Title(rest.to_string()),
+        _ => return None,
+    };
+    library.get(&audio)
+}
+
+/// The content version this process runs, for `/healthz` (one content per process).
+pub fn version_gauge() -> Arc<AtomicI64> {
+    static GAUGE: std::sync::OnceLock<Arc<AtomicI64>> = std::sync::OnceLock::new();
+    Arc::clone(GAUGE.get_or_init(|| Arc::new(AtomicI64::new(FILES_VERSION))))
+}
+
+/// The content running now, replaced whole. Readers clone the `Arc` and let go of the lock
+/// at once, so a swap never waits for a call.
+pub struct ContentSlot {
+    current: RwLock<Arc<LoadedContent>>,
+    /// The running version, for `/healthz` and the console.
+    version: Arc<AtomicI64>,
+}
+
+impl ContentSlot {
+    pub fn new(initial: LoadedContent, version: Arc<AtomicI64>) -> ContentSlot {
+        version.store(initial.version, Ordering::SeqCst);
+        ContentSlot { current: RwLock::new(Arc::new(initial)), version }
+    }
+
+    /// What a call starting now runs with (kept by the call to its end).
+    pub fn get(&self) -> Arc<LoadedContent> {
+        Arc::clone(&self.current.read().unwrap_or_else(std::sync::PoisonError::into_inner))
+    }
+
+    /// Makes `new` the content of calls that start from now on; returns the previous one.
+    pub fn swap(&self, new: Arc<LoadedContent>) -> Arc<LoadedContent> {
+        let version = new.version;
+        let old = std::mem::replace(&mut *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner), new);
+        self.version.store(version, Ordering::SeqCst);
+        old
+    }
+
+    pub fn version(&self) -> i64 {
+        self.version.load(Ordering::SeqCst)
+    }
+}
+
+/// The `[content]` table of the `ivr serve` configuration.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContentConfig {
+    /// Where versions are written and their audio rendered (default: `content/` beside the
+    /// SQLite file, else `data/content`). Instances on one host should each have their own.
+    pub dir: Option<PathBuf>,
+    /// How often the store is asked for a new publication.
+    pub poll_ms: u64,
+    /// This instance's name in the reports (default: `hostname:sip_port`).
+    pub instance: Option<String>,
+}
+
+impl Default for ContentConfig {
+    fn default() -> Self {
+        ContentConfig { dir: None, poll_ms: 2000, instance: None }
+    }
+}
+
+impl ContentConfig {
+    /// The cache directory for a database URL when `dir` is not set.
+    pub fn dir_for(&self, db_url: &str) -> PathBuf {
+        if let Some(d) = &self.dir {
+            return d.clone();
+        }
+        let sqlite = db_url.strip_prefix("sqlite://").or_else(|| db_url.strip_prefix("sqlite:"));
+        match sqlite.map(|p| p.split('?').next().unwrap_or(p)).and_then(|p| Path::new(p).parent().map(Path::to_path_buf)) {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.join("content"),
+            _ => PathBuf::from("data/content"),
+        }
+    }
+
+    pub fn instance_name(&self, sip_port: u16) -> String {
+        if let Some(i) = self.instance.as_ref().filter(|i| !i.trim().is_empty()) {
+            return i.trim().to_string();
+        }
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").ok().map(|h| h.trim().to_string()).filter(|h| !h.is_empty());
+        format!("{}:{sip_port}", host.unwrap_or_else(|| "localhost".into()))
+    }
+}
+
+/// Where versions are materialized and their audio rendered.
+#[derive(Debug, Clone)]
+pub struct ContentCache {
+    dir: PathBuf,
+    /// The repository's rendered audio (`prompts/audio/`): its clips seed the pool.
+    seed_audio: PathBuf,
+    /// Studio recordings that replace the synthetic voice (`prompts/studio/`).
+    studio: PathBuf,
+}
+
+/// The pool of every clip ever rendered here, by text hash, shared by all versions.
+const POOL: &str = "audio-pool";
+
+impl ContentCache {
+    pub fn new(dir: PathBuf, seed_audio: PathBuf, studio: PathBuf) -> ContentCache {
+        ContentCache { dir, seed_audio, studio }
+    }
+
+    pub fn version_dir(&self, id: i64) -> PathBuf {
+        self.dir.join(format!("v{id}"))
+    }
+
+    /// Writes version `id` under the cache, checks it, renders the clips it lacks and loads
+    /// it. Blocking (rendering and the index take CPU seconds): run it off the runtime.
+    pub fn load(&self, id: i64, snap: &ContentSnapshot, base: DialogueConfig) -> anyhow::Result<LoadedContent> {
+        std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
+        // Two instances sharing the directory do not render into it at the same time.
+        let lock_path = self.dir.join(".lock");
+        let lock = std::fs::File::create(&lock_path).with_context(|| format!("creating {}", lock_path.display()))?;
+        lock.lock().with_context(|| format!("locking {}", lock_path.display()))?;
+        let root = self.version_dir(id);
+        snap.write_to(&root).with_context(|| format!("writing version {id} under {}", root.display()))?;
+        let problems = nlu::knowledge::check_tree(&root, today());
+        if let Some(first) = problems.first() {
+            bail!("version {id} has {} problem(s), first: {first}", problems.len());
+        }
+        let knowledge = ContentSnapshot::knowledge_dir(&root);
+        let prompts = ContentSnapshot::prompts_file(&root);
+        let audio = root.join("prompts").join("audio");
+        self.render(&knowledge, &prompts, &audio)?;
+        drop(lock);
+        LoadedContent::load(id, &knowledge, &prompts, &audio, base)
+    }
+
+    /// Renders the version's clips into `audio`, reusing every clip of the pool whose text
+    /// hash matches (so only changed texts are synthesized), then adds the new ones to the pool.
+    fn render(&self, knowledge: &Path, prompts: &Path, audio: &Path) -> anyhow::Result<()> {
+        let pool_dir = self.dir.join(POOL);
+        let mut pool = self.pool(&pool_dir)?;
+        std::fs::create_dir_all(audio).with_context(|| format!("creating {}", audio.display()))?;
+        // The renderer reuses a clip when its manifest has an entry with the same hash and
+        // the file is present: the pool's entries and files are offered to it.
+        for entry in pool.entries.values() {
+            link(&pool_dir.join(&entry.file), &audio.join(&entry.file))?;
+        }
+        let offered = Manifest { voice: pool.voice.clone(), entries: pool.entries.clone() };
+        write_manifest(audio, &offered)?;
+        let content = Content::load(knowledge, prompts).context("loading the version's content")?;
+        let voice = ivr_dialogue::tts::default_voice().context("no voice to render the content")?;
+        let renderer = Renderer { voice: voice.as_ref(), audio_dir: audio.to_path_buf(), studio_dir: self.studio.clone() };
+        let report = renderer.render_all(&content.render_items()).context("rendering the content's audio")?;
+        if let Some((key, why)) = report.failed.first() {
+            bail!("{} clip(s) could not be rendered, first: {key}: {why}", report.failed.len());
+        }
+        tracing::info!(rendered = report.rendered, reused = report.cached, studio = report.studio, "content audio ready");
+        let rendered = Manifest::load(audio)?;
+        let mut added = false;
+        for entry in rendered.entries.into_values() {
+            if !pool.entries.contains_key(&entry.hash) {
+                link(&audio.join(&entry.file), &pool_dir.join(&entry.file))?;
+                pool.entries.insert(entry.hash.clone(), entry);
+                added = true;
+            }
+        }
+        if added {
+            write_manifest(&pool_dir, &pool)?;
+        }
+        Ok(())
+    }
+
+    /// The pool's manifest (entries keyed by hash), seeded from the repository's rendering
+    /// the first time.
+    fn pool(&self, pool_dir: &Path) -> anyhow::Result<Manifest> {
+        if pool_dir.join(MANIFEST).is_file() {
+            return Ok(Manifest::load(pool_dir)?);
+        }
+        std::fs::create_dir_all(pool_dir).with_context(|| format!("creating {}", pool_dir.display()))?;
+        let seed = Manifest::load(&self.seed_audio).unwrap_or_default();
+        let mut pool = Manifest { voice: seed.voice.clone(), entries: Default::default() };
+        for entry in seed.entries.into_values() {
+            let from = self.seed_audio.join(&entry.file);
+            if from.is_file() {
+                link(&from, &pool_dir.join(&entry.file))?;
+                pool.entries.insert(entry.hash.clone(), entry);
+            }
+        }
+        write_manifest(pool_dir, &pool)?;
+        Ok(pool)
+    }
+}
+
+/// A hard link (the pool and the versions share one copy of each clip), else a copy.
+fn link(from: &Path, to: &Path) -> anyhow::Result<()> {
+    if to.is_file() {
+        return Ok(());
+    }
+    if std::fs::hard_link(from, to).is_err() {
+        std::fs::copy(from, to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    }
+    Ok(())
+}
+
+fn write_manifest(dir: &Path, m: &Manifest) -> anyhow::Result<()> {
+    let path = dir.join(MANIFEST);
+    let tmp = dir.join(format!("{MANIFEST}.{}.tmp", std::process::id()));
+    let text = serde_json::to_string_pretty(m)?;
+    std::fs::write(&tmp, text).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Follows the store's publications and swaps the content of one instance.
+pub struct Watcher {
+    pub store: Store,
+    pub cache: ContentCache,
+    pub base: DialogueConfig,
+    pub instance: String,
+    pub poll: Duration,
+}
+
+impl Watcher {
+    /// Polls for ever (aborted at shutdown). A version that failed is not tried again until
+    /// another one is published.
+    pub async fn run(self, slot: Arc<ContentSlot>) {
+        let mut tried = slot.version();
+        loop {
+            tokio::time::sleep(self.poll).await;
+            let published = match self.store.published_content().await {
+                Ok(Some((_, v))) => v.id,
+                Ok(None) => continue,
+                Err(e) => {
+                    tracing::warn!(error = %e, "content: cannot read the published version");
+                    continue;
+                }
+            };
+            if published == tried {
+                continue;
+            }
+            tried = published;
+            let (ok, detail) = match self.load(published).await {
+                Ok(loaded) => {
+                    slot.swap(Arc::new(loaded));
+                    tracing::info!(version = published, "content version loaded");
+                    (true, String::new())
+                }
+                Err(e) => {
+                    let reason = format!("{e:#}");
+                    tracing::warn!(version = published, running = slot.version(), %reason, "content version not loaded: the previous one keeps running");
+                    (false, reason)
+                }
+            };
+            self.report(published, ok, detail).await;
+        }
+    }
+
+    async fn load(&self, id: i64) -> anyhow::Result<LoadedContent> {
+        let Some((_, snap)) = self.store.content_version(id).await? else {
+            bail!("content version {id} does not exist");
+        };
+        let cache = self.cache.clone();
+        let base = self.base.clone();
+        tokio::task::spawn_blocking(move || cache.load(id, &snap, base)).await.context("content loader stopped")?
+    }
+
+    pub async fn report(&self, version: i64, ok: bool, detail: String) {
+        let r = InstanceContent { instance: self.instance.clone(), version, ok, detail, at: Utc::now() };
+        if let Err(e) = self.store.report_instance_content(&r).await {
+            tracing::warn!(error = %e, "content: report not stored");
+        }
+    }
+}
+
+/// The version to run at start: the published one; with none yet, the repository's files
+/// become version 1 (author `import`), published.
+pub async fn published_or_import(store: &Store, knowledge: &Path, prompts_file: &Path) -> anyhow::Result<(i64, ContentSnapshot)> {
+    if let Some((_, v)) = store.published_content().await? {
+        let Some((_, snap)) = store.content_version(v.id).await? else {
+            bail!("published content version {} is missing", v.id);
+        };
+        return Ok((v.id, snap));
+    }
+    let snap = ContentSnapshot::from_dirs(knowledge, prompts_file).context("reading the repository's content")?;
+    let scratch = tempfile_dir()?;
+    snap.write_to(&scratch.0)?;
+    let problems: Vec<String> = nlu::knowledge::check_tree(&scratch.0, today()).iter().map(ToString::to_string).collect();
+    let id = store.create_content_version(&snap, "import", "fichiers du dépôt", &problems, Utc::now()).await?;
+    if let Some(first) = problems.first() {
+        bail!("the repository's content has {} problem(s) (version {id} kept, not published), first: {first}", problems.len());
+    }
+    store.publish_content_version(id, "import", Utc::now()).await?;
+    tracing::info!(version = id, "content: the repository's files imported and published");
+    Ok((id, snap))
+}
+
+/// Today's UTC date, for the checker's "reviewed in the future" rule.
+fn today() -> (i32, u8, u8) {
+    nlu::knowledge::utc_date(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0))
+}
+
+/// A scratch directory removed on drop (the binary has no tempfile dependency).
+struct ScratchDir(PathBuf);
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempfile_dir() -> anyhow::Result<ScratchDir> {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!("ivr-content-check-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    Ok(ScratchDir(dir))
+}
