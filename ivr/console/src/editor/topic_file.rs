@@ -108,11 +108,9 @@ pub(crate) fn write(original: Option<&str>, f: &TopicFields) -> Result<String, S
     set(&mut doc, "action", Value::from(f.action.as_str()));
     set(&mut doc, "keywords", inline_list(&f.keywords));
     set(&mut doc, "examples", long_list(&f.examples));
-    let mut answer = f.answer.trim().replace("\r\n", "\n");
-    if answer.contains('\n') {
-        answer.push('\n');
-    }
-    set(&mut doc, "answer", text_value(&answer));
+    // A multi-line answer is written `"""` newline, text, newline `"""`: its value ends
+    // with one newline, as in the shipped files.
+    set(&mut doc, "answer", text_value(&f.answer.trim().replace("\r\n", "\n")));
     let short = f.short_answer.trim().replace("\r\n", "\n");
     if short.is_empty() {
         doc.remove("short_answer");
