@@ -24,7 +24,7 @@ mod requests;
 mod supervision;
 mod review;
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
 
 use axum::routing::{get, post};
@@ -45,6 +45,8 @@ pub struct Health {
     pub version: &'static str,
     /// Set by `ivr serve` while its SIP side is running.
     pub sip_up: Arc<AtomicBool>,
+    /// The content version `ivr serve` runs (0: the repository's files, no database).
+    pub content_version: Arc<AtomicI64>,
 }
 
 /// Shared state of every handler.
@@ -111,6 +113,7 @@ async fn healthz(axum::extract::State(s): axum::extract::State<AppState>) -> axu
         "version": s.health.version,
         "sip": s.health.sip_up.load(Ordering::SeqCst),
         "database": s.store.is_some(),
+        "content_version": s.health.content_version.load(Ordering::SeqCst),
     }))
 }
 

@@ -45,7 +45,12 @@ impl Console {
     async fn new() -> Console {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::connect(&format!("sqlite://{}", dir.path().join("c.sqlite").display())).await.unwrap();
-        let state = AppState::new(Some(store.clone()), ConsoleConfig::default(), false, Health { version: "test", sip_up: Default::default() });
+        let state = AppState::new(
+            Some(store.clone()),
+            ConsoleConfig::default(),
+            false,
+            Health { version: "test", sip_up: Default::default(), content_version: Default::default() },
+        );
         let v1 = store.create_content_version(&shipped(), "import", "contenu du dépôt", &[], Utc::now()).await.unwrap();
         store.publish_content_version(v1, "import", Utc::now()).await.unwrap();
         Console { store, app: ivr_console::router(state), v1, _dir: dir }

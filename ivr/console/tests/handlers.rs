@@ -30,7 +30,12 @@ impl Console {
         let store = Store::connect(&format!("sqlite://{}", dir.path().join("c.sqlite").display())).await.unwrap();
         let now = Arc::new(Mutex::new(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()));
         let clock_now = now.clone();
-        let mut state = AppState::new(Some(store.clone()), ConsoleConfig::default(), tls, Health { version: "9.9.9", sip_up: Arc::new(AtomicBool::new(true)) });
+        let mut state = AppState::new(
+            Some(store.clone()),
+            ConsoleConfig::default(),
+            tls,
+            Health { version: "9.9.9", sip_up: Arc::new(AtomicBool::new(true)), content_version: Default::default() },
+        );
         state.clock = Arc::new(move || *clock_now.lock().unwrap());
         let hash = password::hash(PASSWORD).unwrap();
         for (name, role) in [("agent.dupont", Role::Agent), ("ana.lyste", Role::Analyst), ("admin", Role::Admin), ("sup.ervision", Role::Supervisor)] {

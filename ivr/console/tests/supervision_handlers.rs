@@ -37,7 +37,12 @@ impl Console {
         let now = Arc::new(Mutex::new(Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap()));
         let clock_now = now.clone();
         let cfg = ConsoleConfig { metrics_token: Some(TOKEN.into()), ..ConsoleConfig::default() };
-        let mut state = AppState::new(Some(store.clone()), cfg, false, Health { version: "9.9.9", sip_up: Arc::new(AtomicBool::new(true)) });
+        let mut state = AppState::new(
+            Some(store.clone()),
+            cfg,
+            false,
+            Health { version: "9.9.9", sip_up: Arc::new(AtomicBool::new(true)), content_version: Default::default() },
+        );
         state.clock = Arc::new(move || *clock_now.lock().unwrap());
         let hash = password::hash(PASSWORD).unwrap();
         for (name, role) in [("ana.lyste", Role::Analyst), ("sup.ervision", Role::Supervisor), ("admin", Role::Admin)] {

@@ -55,7 +55,12 @@ async fn the_console_speaks_https_with_the_configured_certificate() {
     let Some((cert, key)) = make_cert(dir.path()) else { return };
     assert!(matches!(ivr_console::server::load_tls(&cert, &dir.path().join("absent.pem")), Err(ivr_console::server::ServeError::Read { .. })));
     let tls = ivr_console::server::load_tls(&cert, &key).unwrap();
-    let state = AppState::new(None, ConsoleConfig::default(), true, Health { version: "t", sip_up: Arc::new(AtomicBool::new(false)) });
+    let state = AppState::new(
+        None,
+        ConsoleConfig::default(),
+        true,
+        Health { version: "t", sip_up: Arc::new(AtomicBool::new(false)), content_version: Default::default() },
+    );
     let listener = ivr_console::server::bind("127.0.0.1:0".parse::<SocketAddr>().unwrap(), true).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

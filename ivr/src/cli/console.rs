@@ -262,7 +262,7 @@ pub(crate) async fn start_http(
             None
         }
     };
-    let health = ivr_console::Health { version: env!("CARGO_PKG_VERSION"), sip_up };
+    let health = ivr_console::Health { version: env!("CARGO_PKG_VERSION"), sip_up, content_version: crate::service::content::version_gauge() };
     let state = ivr_console::AppState::new(store, cfg, tls.is_some(), health);
     let app = ivr_console::router(state);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
