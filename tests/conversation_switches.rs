@@ -1,5 +1,6 @@
-//! Runtime switches and shutdown end to end: `ivr serve --switches FILE` reads the file at
-//! every call start, `ivr switch set` (the real binary) changes what the next caller hears,
+//! Runtime switches and shutdown end to end: `ivr serve --db-url none --switches FILE` reads
+//! the file at every call start (with a database the switches live there: see
+//! tests/console_live.rs), `ivr switch set` (the real binary) changes what the next caller hears,
 //! a broken file keeps the last good state; SIGINT ends the calls in progress with a BYE and
 //! leaves every ended call's record in the SQLite database.
 
@@ -14,7 +15,9 @@ use conversation_common::{call, clip_ms, scenario, Server, Step};
 const IVR: &str = env!("CARGO_BIN_EXE_ivr");
 
 fn switch(args: &[&str], file: &Path) -> (bool, String) {
-    let out = Command::new(IVR).arg("switch").args(args).arg("--file").arg(file).env("RUST_BACKTRACE", "0").output().expect("run ivr switch");
+    // The file is the switches of a service without a database (with one, they are in it).
+    let out =
+        Command::new(IVR).arg("switch").args(args).args(["--db-url", "none", "--file"]).arg(file).env("RUST_BACKTRACE", "0").output().expect("run ivr switch");
     (out.status.success(), format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
 }
 
@@ -31,7 +34,7 @@ fn switches_change_what_the_next_caller_hears() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("switches.toml");
     let file_arg = file.to_str().expect("utf-8 temp path");
-    let server = Server::start("always-open", &["--asr-workers", "1", "--asr-threads", "1", "--switches", file_arg]);
+    let server = Server::start_on("always-open", &["--asr-workers", "1", "--asr-threads", "1", "--switches", file_arg], "info,tantivy=warn", Some("none"));
     let pid = std::process::id();
     // Long enough for the greeting and the start of the message that follows it.
     let after_greeting = clip_ms("prompt/greeting_choix2") as u32 + 2500;

@@ -136,6 +136,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let bound = sip.local_addr()?;
         let ep_cfg = EndpointConfig::from_config(&cfg, bound.port(), saturation);
         let mut accounting_writer = None;
+        let mut conv_service = None;
         let mut content_watch = None;
         let app: Arc<dyn Application> = match args.app {
             AppKind::Script => Arc::new(FixedScript {
@@ -153,7 +154,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 if let Some(watcher) = watcher {
                     content_watch = Some(tokio::spawn(watcher.run(Arc::clone(&service.content))));
                 }
-                Arc::new(ConversationApp(Arc::new(service)))
+                let service = Arc::new(service);
+                conv_service = Some(Arc::clone(&service));
+                Arc::new(ConversationApp(service))
             }
         };
         let calls = InProgress::default();
@@ -162,6 +165,14 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let console_db = (args.app == AppKind::Conversation && args.conversation.db_url != "none").then_some(args.conversation.db_url.as_str());
         let sip_up = Arc::new(AtomicBool::new(false));
         let http = super::console::start_http(args.http.as_deref(), console_db, tables.console.clone(), sip_up.clone()).await?;
+        let telephony_stats = ivr_telephony::server::SharedStats::default();
+        let supervision = match &conv_service {
+            Some(service) => {
+                let (sup, content) = (tables.supervision.as_ref(), tables.content.as_ref());
+                crate::service::live::start_for_serve(console_db, sup, content, service, bound.port(), sip_up.clone(), telephony_stats.clone()).await?
+            }
+            None => None,
+        };
         sip_up.store(true, Ordering::SeqCst);
         // Machine-readable line: tests and scripts read the bound port from it.
         println!("listening sip={bound} public={} rtp={}-{}", ep_cfg.public_ip, cfg.rtp_ports.min, cfg.rtp_ports.max);
@@ -179,8 +190,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                 name = signals.next() => tracing::warn!(signal = name, calls = calls.len(), "second signal: not waiting for the calls in progress"),
             }
         };
-        ivr_telephony::server::run(ep_cfg, sip, cfg.listen.ip(), app, shutdown).await?;
+        ivr_telephony::server::run_published(ep_cfg, sip, cfg.listen.ip(), app, shutdown, telephony_stats).await?;
         sip_up.store(false, Ordering::SeqCst);
+        if let Some(s) = supervision {
+            s.stop().await;
+        }
         if let Some(w) = content_watch {
             w.abort();
         }
@@ -208,6 +222,8 @@ struct ServiceTables {
     console: Option<toml::Value>,
     /// `[content]`: content versions' cache directory, poll interval, instance name.
     content: Option<toml::Value>,
+    /// `[supervision]`: this instance's name on the supervisors' live view.
+    supervision: Option<toml::Value>,
 }
 
 /// Reads the configuration file: `[accounting]` and `[caller_id]` for the service, the
@@ -220,6 +236,7 @@ fn load_config(path: &std::path::Path) -> anyhow::Result<(Config, ServiceTables)
         caller_id: table.remove("caller_id"),
         console: table.remove("console"),
         content: table.remove("content"),
+        supervision: table.remove("supervision"),
     };
     let rest = toml::to_string(&table).context("re-writing the telephony tables")?;
     let cfg = Config::parse(&rest).with_context(|| format!("invalid configuration {}", path.display()))?;

@@ -45,6 +45,7 @@ impl Books {
         let e = Event::new(self.call_id.clone(), Utc::now(), kind);
         if let Some(acc) = &service.accounting {
             acc.recorder.record(e.clone());
+            ivr_console::metrics::global().accounting_event();
         }
         self.events.push(e);
     }
@@ -127,7 +128,9 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
                         tracing::info!(flow = flow.number(), open, dialled = ?info.dialled, "call started");
                         // The presented number stays out of the dialogue: a call-back number is
                         // one the caller keys or says, so nothing stores the signalled one.
-                        conv.start(flow, at, open, service.switches_now(), now)
+                        let switches = service.switches_now();
+                        service.live.call_started(&call_id, flow.number(), !open || switches.closed);
+                        conv.start(flow, at, open, switches, now)
                     }
                     CallEvent::Audio { samples, at } => {
                         // The frame's own time, not when this task got to it: under CPU
@@ -172,6 +175,7 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
                     CallEvent::Transfer(outcome) => {
                         tracing::info!(?outcome, "transfer result");
                         let accepted = outcome == TransferOutcome::Completed;
+                        service.live.transferring(&call_id, accepted);
                         if accepted {
                             // The caller is with the agent now: our leg of the call is over.
                             books.transferred = true;
@@ -205,6 +209,8 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
             }
             r = results.recv() => match r {
                 Some(r) => {
+                    service.live.recognizing(&call_id, false);
+                    service.live.asr_latency(r.asr_ms);
                     let now = started.elapsed();
                     let before = conv.player().last_play.as_ref().map(|(_, at)| *at);
                     let actions = conv.on_recognized(r.id, r.text, r.understanding, now);
@@ -214,6 +220,7 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
                             // speculative silence had passed, so that silence is added back.
                             let ms = r.submitted.elapsed().as_millis() as u64 + service.endpoint.speculative_silence_ms;
                             tracing::info!(latency_ms = ms, asr_ms = r.asr_ms, %key, "answer latency");
+                            ivr_console::metrics::global().answer_latency.observe_ms(ms);
                         }
                     }
                     actions
@@ -223,6 +230,7 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
             _ = tokio::time::sleep_until(deadline) => conv.tick(started.elapsed()),
         };
         apply(&service, &commands, &mut books, &mut transfer_to, actions);
+        service.live.after_step(&call_id, conv.player().pending.back().map(|(_, key)| key.as_str()));
     }
     // The telephony side dropped the call without a Hangup event.
     conv.recognizer_mut().cancel_all();
@@ -243,6 +251,7 @@ fn apply(
                 let headers = reason_headers(&t);
                 tracing::info!(target_uri = %t.target, reason = ?t.reason, topic = ?t.topic, "transfer");
                 commands.send(CallCommand::Transfer { target_uri: t.target.clone(), headers });
+                service.live.transferring(&books.call_id, true);
                 *transfer_to = Some(t);
             }
             Action::Hangup => {
@@ -252,6 +261,10 @@ fn apply(
                 // One machine-readable line per dialogue event: the logs tell the call's
                 // story, without what the caller said or keyed.
                 tracing::info!(event = %loggable(&e), "dialogue");
+                if let DialogueEvent::Question { intent, action, .. } = &e {
+                    service.live.topic(&books.call_id, intent);
+                    ivr_console::metrics::global().matcher_decisions.inc(action);
+                }
                 if let DialogueEvent::Procedure(record) = &e {
                     deliver_request(service, books, record);
                 }
@@ -368,6 +381,18 @@ fn reason_headers(t: &TransferRequest) -> Vec<(String, String)> {
 }
 
 fn finish(service: &Service, books: &Books) {
+    service.live.call_ended(&books.call_id);
+    let ended = books.events.iter().rev().find_map(|e| match &e.kind {
+        EventKind::Ended { by } => Some(*by),
+        _ => None,
+    });
+    ivr_console::metrics::global().calls_ended.inc(match ended {
+        Some(EndedBy::Caller) => "caller",
+        Some(EndedBy::Bot) => "bot",
+        Some(EndedBy::Transfer) => "transfer",
+        Some(EndedBy::Network) => "network",
+        _ => "lost",
+    });
     let Some(acc) = &service.accounting else { return };
     match CallRecord::from_events(&books.events) {
         Ok(rec) => {

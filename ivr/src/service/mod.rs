@@ -4,6 +4,7 @@
 
 pub mod call;
 pub mod content;
+pub mod live;
 mod recognize;
 
 use std::collections::BTreeMap;
@@ -17,7 +18,7 @@ use ivr_accounting::{Pseudonymizer, Recorder};
 use ivr_dialogue::endpointing::EndpointConfig;
 use ivr_dialogue::hours::OpeningHours;
 use ivr_dialogue::policy::{DialogueConfig, Flow, Switches};
-use ivr_dialogue::switches::{describe, SwitchesFile};
+use ivr_dialogue::switches::{describe, SwitchesCache, SwitchesFile};
 use ivr_speech::asr::{AsrConfig, Recognizer};
 use ivr_speech::pool::AsrPool;
 use ivr_speech::vad::SileroVad;
@@ -157,6 +158,11 @@ pub struct Service {
     pub(crate) accounting: Option<Accounting>,
     pub(crate) caller_id: CallerIdConfig,
     pub(crate) switches: Mutex<SwitchesFile>,
+    /// With a database: the switches and closures set from the console, refreshed every
+    /// second by [`live::Supervision`]; the file above is then not read.
+    pub(crate) db_switches: Option<Arc<SwitchesCache>>,
+    /// The calls in progress, for the supervisors' live view and `/metrics`.
+    pub(crate) live: Arc<live::Live>,
     pub(crate) wait_prompt_after: Option<std::time::Duration>,
 }
 
@@ -171,6 +177,7 @@ impl Service {
             let now = content.get();
             tracing::info!(content_version = now.version, clips = now.clips.len(), topics = now.dialogue.topics.len(), workers = opts.asr_workers, "conversation service ready");
         }
+        let accounting_db = accounting.is_some();
         let service = Service {
             content,
             pool,
@@ -182,16 +189,25 @@ impl Service {
             accounting,
             caller_id: opts.caller_id,
             switches,
+            db_switches: accounting_db.then(|| Arc::new(SwitchesCache::new())),
+            live: Arc::default(),
             wait_prompt_after: opts.wait_prompt_after,
         };
-        let now = service.switches_now();
-        tracing::info!(file = %opts.switches.display(), switches = %describe(now), "runtime switches");
+        if service.db_switches.is_some() {
+            tracing::info!("runtime switches and closures: from the database (console, `ivr switch`), read every second");
+        } else {
+            let now = service.switches_now();
+            tracing::info!(file = %opts.switches.display(), switches = %describe(now), "runtime switches");
+        }
         Ok(service)
     }
 
     /// The switches for a call starting now. The file is re-read only when it changed; one
     /// that cannot be read or parsed is reported and the last good state is used.
     pub(crate) fn switches_now(&self) -> Switches {
+        if let Some(cache) = &self.db_switches {
+            return cache.switches();
+        }
         let mut file = self.switches.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let before = file.current();
         let now = match file.poll() {
@@ -210,9 +226,12 @@ impl Service {
     }
 
     pub(crate) fn is_open(&self, at: ivr_accounting::chrono::DateTime<ivr_accounting::chrono::Utc>) -> bool {
+        // Exceptional closures (the supervisors' calendar) close their days in every mode
+        // but forced closed: "always open" lifts the weekly hours, not a decided closure.
+        let closures = self.db_switches.as_ref().map(|c| c.closures()).unwrap_or_default();
         match self.hours_mode {
-            HoursMode::Calendar => self.hours.is_open(at),
-            HoursMode::AlwaysOpen => true,
+            HoursMode::Calendar => self.hours.is_open_with(at, &closures),
+            HoursMode::AlwaysOpen => !ivr_dialogue::hours::in_closure(at, &closures),
             HoursMode::ForceClosed => false,
         }
     }

@@ -61,6 +61,7 @@ impl Recognize for PoolRecognizer {
         };
         self.jobs.retain(|_, c| !c.load(Ordering::Relaxed));
         self.jobs.insert(id, handle.canceller());
+        self.service.live.recognizing(&self.call_id, true);
         let content = Arc::clone(&self.content);
         let results = self.results.clone();
         let call_id = self.call_id.clone();

@@ -52,9 +52,29 @@ struct Media {
     task: JoinHandle<()>,
 }
 
+/// How often the counters are copied out for [`run_published`]'s readers.
+const PUBLISH_EVERY: Duration = Duration::from_millis(500);
+
+/// The endpoint's counters as last published by the server loop (metrics read them).
+pub type SharedStats = Arc<std::sync::Mutex<crate::endpoint::Stats>>;
+
 /// Runs until `shutdown` completes.
 pub async fn run(cfg: EndpointConfig, sip: UdpSocket, rtp_ip: IpAddr, app: Arc<dyn Application>, shutdown: impl Future<Output = ()>) -> std::io::Result<()> {
+    run_published(cfg, sip, rtp_ip, app, shutdown, SharedStats::default()).await
+}
+
+/// [`run`], also copying the endpoint's counters into `published` twice a second (with
+/// `active` set to the calls in progress), for a metrics exporter.
+pub async fn run_published(
+    cfg: EndpointConfig,
+    sip: UdpSocket,
+    rtp_ip: IpAddr,
+    app: Arc<dyn Application>,
+    shutdown: impl Future<Output = ()>,
+    published: SharedStats,
+) -> std::io::Result<()> {
     let mut ep = Endpoint::new(cfg);
+    let mut next_publish = Instant::now();
     let (rtp_tx, mut rtp_rx) = mpsc::channel::<(u16, SocketAddr, Vec<u8>)>(8192);
     let (cmd_tx, mut cmd_rx) = mpsc::unbounded_channel::<(String, CallCommand)>();
     let mut media: HashMap<u16, Media> = HashMap::new();
@@ -77,6 +97,12 @@ pub async fn run(cfg: EndpointConfig, sip: UdpSocket, rtp_ip: IpAddr, app: Arc<d
             _ = ticker.tick() => {
                 let now = Instant::now();
                 ep.handle_input(now, Input::Tick);
+                if now >= next_publish {
+                    next_publish = now + PUBLISH_EVERY;
+                    let mut copy = ep.stats.clone();
+                    copy.active = ep.active_calls() as u64;
+                    *published.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = copy;
+                }
                 if now >= next_stats {
                     next_stats = now + STATS_EVERY;
                     let s = &ep.stats;
