@@ -33,8 +33,37 @@ pub struct Datum {
     pub provisional: bool,
 }
 
-/// How a chart writes its values (axis ticks, hover titles).
+/// How a chart writes a value (hover titles, values at the end of horizontal bars).
 pub type Fmt = fn(f64) -> String;
+
+/// What the values of a chart are, for the ticks of its y axis: their decimals follow the
+/// step between grid lines (0,005 h apart must not all read "0,01 h").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Axis {
+    Hours,
+    /// Ratios in [0, 1], written as percentages.
+    Percent,
+}
+
+impl Axis {
+    fn tick(self, v: f64, step: f64) -> String {
+        let (scale, unit) = match self {
+            Axis::Hours => (1.0, "\u{a0}h"),
+            Axis::Percent => (100.0, "\u{a0}%"),
+        };
+        format!("{}{unit}", fr_number(v * scale, decimals_of(step * scale)))
+    }
+}
+
+/// The fewest decimals that write `step` exactly (at most 6).
+fn decimals_of(step: f64) -> usize {
+    (0..6)
+        .find(|&d| {
+            let x = step * 10f64.powi(d as i32);
+            (x - x.round()).abs() < 1e-6 * x.abs().max(1.0)
+        })
+        .unwrap_or(6)
+}
 
 /// A number the French way: `1 234,5`.
 pub fn fr_number(x: f64, digits: usize) -> String {
@@ -98,7 +127,7 @@ fn y_of(v: f64, top: f64) -> f64 {
 }
 
 /// Axes, horizontal grid lines with their values, and the x labels (one slot per datum).
-fn frame(data: &[Datum], top: f64, step: f64, fmt: Fmt) -> Markup {
+fn frame(data: &[Datum], top: f64, step: f64, axis: Axis) -> Markup {
     let n = data.len().max(1);
     let slot = (W - LEFT - RIGHT) / n as f64;
     let every = n.div_ceil(MAX_X_LABELS);
@@ -108,7 +137,7 @@ fn frame(data: &[Datum], top: f64, step: f64, fmt: Fmt) -> Markup {
             @let v = step * i as f64;
             @let y = y_of(v, top);
             line x1=(LEFT) x2=(W - RIGHT) y1=(y) y2=(y) stroke=(if i == 0 { AXIS } else { GRID }) stroke-width="1" {}
-            text x=(LEFT - 6.0) y=(y + 4.0) text-anchor="end" font-size="12" fill=(TEXT) { (fmt(v)) }
+            text x=(LEFT - 6.0) y=(y + 4.0) text-anchor="end" font-size="12" fill=(TEXT) { (axis.tick(v, step)) }
         }
         line x1=(LEFT) x2=(LEFT) y1=(TOP) y2=(H - BOTTOM) stroke=(AXIS) stroke-width="1" {}
         @for (i, d) in data.iter().enumerate() {
@@ -142,7 +171,7 @@ fn state_fr(d: &Datum) -> &'static str {
 }
 
 /// Vertical bars, one per datum; provisional ones in orange, with a legend.
-pub fn bar_chart(id: &str, title: &str, desc: &str, data: &[Datum], fmt: Fmt) -> Markup {
+pub fn bar_chart(id: &str, title: &str, desc: &str, data: &[Datum], axis: Axis, fmt: Fmt) -> Markup {
     let max = data.iter().map(|d| d.value).fold(0.0, f64::max);
     let (top, step) = nice_scale(max);
     let n = data.len().max(1);
@@ -153,7 +182,7 @@ pub fn bar_chart(id: &str, title: &str, desc: &str, data: &[Datum], fmt: Fmt) ->
             svg role="img" viewBox={ "0 0 " (W) " " (H) } aria-labelledby={ (id) "-t " (id) "-d" } {
                 title id={ (id) "-t" } { (title) }
                 desc id={ (id) "-d" } { (desc) }
-                (frame(data, top, step, fmt))
+                (frame(data, top, step, axis))
                 @for (i, d) in data.iter().enumerate() {
                     @let y = y_of(d.value, top);
                     rect x=(LEFT + slot * i as f64 + (slot - bw) / 2.0) y=(y) width=(bw) height=((H - BOTTOM - y).max(0.0))
@@ -168,7 +197,7 @@ pub fn bar_chart(id: &str, title: &str, desc: &str, data: &[Datum], fmt: Fmt) ->
 }
 
 /// A line through the data (rates: `top` fixed at 1 = 100 %); provisional points orange.
-pub fn line_chart(id: &str, title: &str, desc: &str, data: &[Datum], top: Option<f64>, fmt: Fmt) -> Markup {
+pub fn line_chart(id: &str, title: &str, desc: &str, data: &[Datum], top: Option<f64>, axis: Axis, fmt: Fmt) -> Markup {
     let max = data.iter().map(|d| d.value).fold(0.0, f64::max);
     let (top, step) = match top {
         Some(t) => (t, t / 4.0),
@@ -183,7 +212,7 @@ pub fn line_chart(id: &str, title: &str, desc: &str, data: &[Datum], top: Option
             svg role="img" viewBox={ "0 0 " (W) " " (H) } aria-labelledby={ (id) "-t " (id) "-d" } {
                 title id={ (id) "-t" } { (title) }
                 desc id={ (id) "-d" } { (desc) }
-                (frame(data, top, step, fmt))
+                (frame(data, top, step, axis))
                 polyline points=(path) fill="none" stroke=(FINAL_COLOUR) stroke-width="2.5" {}
                 @for (d, (x, y)) in data.iter().zip(&points) {
                     circle cx=(x) cy=(y) r="4" fill=(if d.provisional { PROVISIONAL_COLOUR } else { FINAL_COLOUR }) {
@@ -261,6 +290,15 @@ mod tests {
     }
 
     #[test]
+    fn axis_ticks_have_the_decimals_of_their_step() {
+        assert_eq!(decimals_of(0.005), 3);
+        assert_eq!(decimals_of(2.5), 1);
+        assert_eq!(decimals_of(20.0), 0);
+        assert_eq!(Axis::Hours.tick(0.015, 0.005), "0,015\u{a0}h");
+        assert_eq!(Axis::Percent.tick(0.25, 0.25), "25\u{a0}%");
+    }
+
+    #[test]
     fn scales_are_round_and_cover_the_maximum() {
         assert_eq!(nice_scale(0.0), (1.0, 0.25));
         assert_eq!(nice_scale(7.3), (8.0, 2.0));
@@ -272,7 +310,7 @@ mod tests {
     #[test]
     fn a_bar_chart_is_an_image_with_a_title_and_one_bar_per_datum() {
         let data: Vec<Datum> = (0..30).map(|i| Datum { label: format!("{i}"), value: f64::from(i), provisional: i > 27 }).collect();
-        let svg = bar_chart("h", "Heures productives", "par jour", &data, fr_hours).into_string();
+        let svg = bar_chart("h", "Heures productives", "par jour", &data, Axis::Hours, fr_hours).into_string();
         assert!(svg.contains("role=\"img\"") && svg.contains("<title id=\"h-t\">Heures productives</title>"), "{svg}");
         assert_eq!(svg.matches("<rect").count(), 30 + 2, "bars and the legend's two swatches");
         assert!(svg.contains(PROVISIONAL_COLOUR) && svg.contains("non clos (provisoire)"));

@@ -232,6 +232,7 @@ pub(crate) async fn start_http(
     db_url: Option<&str>,
     table: Option<toml::Value>,
     sip_up: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    accounting: ivr_accounting::AccountingConfig,
 ) -> anyhow::Result<Option<Http>> {
     let asked = http.unwrap_or(DEFAULT_HTTP);
     if asked == "none" {
@@ -263,7 +264,8 @@ pub(crate) async fn start_http(
         }
     };
     let health = ivr_console::Health { version: env!("CARGO_PKG_VERSION"), sip_up, content_version: crate::service::content::version_gauge() };
-    let state = ivr_console::AppState::new(store, cfg, tls.is_some(), health);
+    // The dashboards compute with the service's SC3.2 rule, as `ivr report --config` does.
+    let state = ivr_console::AppState::new(store, cfg, tls.is_some(), health).with_accounting(accounting);
     let app = ivr_console::router(state);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -304,8 +306,8 @@ mod tests {
     #[tokio::test]
     async fn http_none_serves_nothing_and_a_bad_address_is_refused() {
         let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-        assert!(start_http(Some("none"), None, None, up.clone()).await.unwrap().is_none());
-        assert!(start_http(Some("localhost"), None, None, up.clone()).await.is_err());
+        assert!(start_http(Some("none"), None, None, up.clone(), Default::default()).await.unwrap().is_none());
+        assert!(start_http(Some("localhost"), None, None, up.clone(), Default::default()).await.is_err());
     }
 
     #[tokio::test]
@@ -314,7 +316,7 @@ mod tests {
         // Port 0 and a free port found first: bind, note, release (bounded, loopback only).
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
-        let http = start_http(Some(&format!("127.0.0.1:{port}")), None, None, up).await.unwrap().unwrap();
+        let http = start_http(Some(&format!("127.0.0.1:{port}")), None, None, up, Default::default()).await.unwrap().unwrap();
         let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await.unwrap();
         let mut out = String::new();

@@ -164,7 +164,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         // The console shares the accounting database; the script app (SIP tests) has none.
         let console_db = (args.app == AppKind::Conversation && args.conversation.db_url != "none").then_some(args.conversation.db_url.as_str());
         let sip_up = Arc::new(AtomicBool::new(false));
-        let http = super::console::start_http(args.http.as_deref(), console_db, tables.console.clone(), sip_up.clone()).await?;
+        let console_acc = match console_db {
+            Some(url) => tables.accounting(url)?,
+            None => Default::default(),
+        };
+        let http = super::console::start_http(args.http.as_deref(), console_db, tables.console.clone(), sip_up.clone(), console_acc).await?;
         let telephony_stats = ivr_telephony::server::SharedStats::default();
         let supervision = match &conv_service {
             Some(service) => {

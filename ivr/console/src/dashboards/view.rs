@@ -106,16 +106,16 @@ fn summary(t: &PeriodFigures) -> Markup {
         section aria-labelledby="synthese" {
             h2 id="synthese" { "Synthèse de la période" }
             dl class="figures" {
-                dt { "Appels" } dd id="appels" data-valeur=(t.calls) { (fr_count(t.calls as f64)) }
-                dt { "Appels productifs (SC3.2)" } dd id="productifs" data-valeur=(t.productive) { (fr_count(t.productive as f64)) }
-                dt { "Heures productives (SC3.2)" } dd id="heures-productives" data-valeur=(t.productive_hours) { (fr_hours(t.productive_hours)) }
-                dt { "Taux de déflection" } dd id="deflection" { (opt_pct(t.deflection_rate)) }
-                dt { "Transferts vers un conseiller" } dd id="transferts" { (fr_count(t.transferred as f64)) }
-                dt { "Abandons" } dd id="abandons" { (fr_count(t.abandoned as f64)) }
-                dt { "Taux de réitération" } dd id="reiteration" { (opt_pct(t.reiteration_rate)) }
-                dt { "Part moyenne des réponses écoutée" } dd id="ecoute" { (opt_pct(t.avg_heard_ratio)) }
-                dt { "Appels masqués" } dd { (fr_count(t.withheld_calls as f64)) }
-                dt { "Appels perdus (fin non observée)" } dd { (fr_count(t.lost as f64)) }
+                div { dt { "Appels" } dd id="appels" data-valeur=(t.calls) { (fr_count(t.calls as f64)) } }
+                div { dt { "Appels productifs (SC3.2)" } dd id="productifs" data-valeur=(t.productive) { (fr_count(t.productive as f64)) } }
+                div { dt { "Heures productives (SC3.2)" } dd id="heures-productives" data-valeur=(t.productive_hours) { (fr_hours(t.productive_hours)) } }
+                div { dt { "Taux de déflection" } dd id="deflection" { (opt_pct(t.deflection_rate)) } }
+                div { dt { "Transferts vers un conseiller" } dd id="transferts" { (fr_count(t.transferred as f64)) } }
+                div { dt { "Abandons" } dd id="abandons" { (fr_count(t.abandoned as f64)) } }
+                div { dt { "Taux de réitération" } dd id="reiteration" { (opt_pct(t.reiteration_rate)) } }
+                div { dt { "Part moyenne des réponses écoutée" } dd id="ecoute" { (opt_pct(t.avg_heard_ratio)) } }
+                div { dt { "Appels masqués" } dd { (fr_count(t.withheld_calls as f64)) } }
+                div { dt { "Appels perdus (fin non observée)" } dd { (fr_count(t.lost as f64)) } }
             }
         }
     }
@@ -133,8 +133,8 @@ fn periods(d: &Dashboard) -> Markup {
             @if ps.is_empty() {
                 p { "Aucun appel sur la période." }
             } @else {
-                (charts::bar_chart("ch-heures", "Heures productives SC3.2", &format!("Heures productives {} ; détail dans le tableau ci-dessous.", by_fr(by)), &hours, fr_hours))
-                (charts::line_chart("ch-deflection", "Taux de déflection", &format!("Appels productifs sur appels, {} ; détail dans le tableau ci-dessous.", by_fr(by)), &deflection, Some(1.0), fr_percent))
+                (charts::bar_chart("ch-heures", "Heures productives SC3.2", &format!("Heures productives {} ; détail dans le tableau ci-dessous.", by_fr(by)), &hours, charts::Axis::Hours, fr_hours))
+                (charts::line_chart("ch-deflection", "Taux de déflection", &format!("Appels productifs sur appels, {} ; détail dans le tableau ci-dessous.", by_fr(by)), &deflection, Some(1.0), charts::Axis::Percent, fr_percent))
                 div class="scroll" {
                     table id="table-periodes" {
                         caption { "Chiffres " (by_fr(by)) " (les périodes sans appel ne figurent pas)" }
@@ -190,8 +190,7 @@ fn transfers(t: &PeriodFigures) -> Markup {
 }
 
 fn flows(flows: &[(Flow, PeriodFigures)]) -> Markup {
-    let data: Vec<Datum> =
-        flows.iter().map(|(f, p)| Datum { label: format!("choix {}", f.number()), value: p.productive_hours, provisional: !p.is_final }).collect();
+    let data: Vec<Datum> = flows.iter().map(|(f, p)| Datum { label: format!("choix {}", f.number()), value: p.productive_hours, provisional: false }).collect();
     html! {
         section aria-labelledby="parcours" {
             h2 id="parcours" { "Par parcours" }
