@@ -12,6 +12,7 @@
   var notice = document.createElement("p");
   notice.setAttribute("role", "status");
   notice.className = "notice";
+  notice.hidden = true;
   box.parentNode.insertBefore(notice, box);
 
   function refresh() {
@@ -36,10 +37,12 @@
           box.innerHTML = html;
           box.setAttribute("data-refreshed", String(Date.now()));
           notice.textContent = "";
+          notice.hidden = true;
         }
       })
       .catch(function () {
         notice.textContent = "Mise à jour impossible pour le moment ; nouvel essai dans 2 secondes.";
+        notice.hidden = false;
       })
       .then(function () {
         busy = false;

@@ -62,13 +62,18 @@ pub(crate) fn describe(f: SwitchFlags) -> String {
     format!("saturation={} crisis={} closed={}", word(f.saturation), word(f.crisis), word(f.closed))
 }
 
-/// The crisis text of the published content, when a version was published.
-async fn crisis_text(state: &AppState) -> Result<Option<String>, ConsoleError> {
+/// The crisis text and where it comes from: the published content version, else the
+/// prompts file the service started with (its working directory's).
+async fn crisis_text(state: &AppState) -> Result<Option<(String, String)>, ConsoleError> {
     let store = state.store()?;
-    let Some((_, version)) = store.published_content().await? else { return Ok(None) };
-    let Some((_, snapshot)) = store.content_version(version.id).await? else { return Ok(None) };
-    let Some(prompts) = snapshot.files.get(PROMPTS_FILE) else { return Ok(None) };
-    Ok(prompt_text(prompts, CRISIS_PROMPT))
+    if let Some((_, version)) = store.published_content().await? {
+        if let Some((_, snapshot)) = store.content_version(version.id).await? {
+            let text = snapshot.files.get(PROMPTS_FILE).and_then(|p| prompt_text(p, CRISIS_PROMPT));
+            return Ok(text.map(|t| (t, format!("version de contenu publiée n° {}", version.id))));
+        }
+    }
+    let file = std::fs::read_to_string(PROMPTS_FILE).ok();
+    Ok(file.and_then(|f| prompt_text(&f, CRISIS_PROMPT)).map(|t| (t, format!("fichier {PROMPTS_FILE} (aucune version publiée)"))))
 }
 
 /// The `text` of table `[id]` of a prompts file: read by a tiny scan rather than a TOML
@@ -133,8 +138,11 @@ pub async fn page(State(state): State<AppState>, user: Authed) -> Result<Html<St
             }
             h2 { "Texte du message de crise" }
             @match &crisis {
-                Some(text) => blockquote class="prompt" { (text) },
-                None => p { "Aucune version de contenu publiée dans la base : le texte est celui des fichiers de l'instance (prompts/prompts.toml, message « " (CRISIS_PROMPT) " »)." },
+                Some((text, source)) => {
+                    blockquote class="prompt" { (text) }
+                    p class="updated" { "Source : " (source) "." }
+                },
+                None => p { "Texte introuvable : ni version de contenu publiée, ni fichier " (PROMPTS_FILE) " lisible par la console (message « " (CRISIS_PROMPT) " »)." },
             }
             p { "Modifier ce texte est un changement de contenu : " a href="/contenu" { "pages de rédaction (message « " (CRISIS_PROMPT) " »)" } ", puis publication." }
         },
