@@ -87,6 +87,17 @@ async fn an_editor_and_a_publisher_work_the_content_in_chromium() {
     assert!(page.contains("caf point f r") || page.contains("caf point èf èr"), "the spoken text is shown");
     b.screenshot(&shots.join("04-sujet-corrige.png")).await;
     let draft = store.content_draft().await.unwrap().expect("draft");
+
+    // While typing, the page's script shows the checker's verdict without saving.
+    set_field(&b, "#reviewed", "2026-13-45").await;
+    b.wait_text("problème(s) :").await;
+    let panel = b.call("POST", "/execute/sync", Some(json!({ "script": "return document.getElementById('verification').innerText;", "args": [] }))).await;
+    let panel = panel.as_str().unwrap_or_default().to_string();
+    assert!(panel.contains("ligne ") && panel.contains("2026-13-45"), "{panel}");
+    b.screenshot(&shots.join("04b-verification-en-direct.png")).await;
+    assert_eq!(store.content_draft().await.unwrap().expect("draft").snapshot, draft.snapshot, "nothing saved while typing");
+    b.go(&format!("{base}/contenu/sujet/aah")).await;
+    b.wait_text("aucun problème dans ce fichier").await;
     assert!(draft.snapshot.files["knowledge/aah.toml"].contains("depuis octobre 2023.\nPensez"));
 
     // The audio element loads the answer as said by the voice; the file is a WAV whose

@@ -107,7 +107,7 @@ fn duration(answer: &str) -> Markup {
 
 fn topic_form(user: &Authed, action: &str, f: &TopicFields, new: bool, can_edit: bool) -> Markup {
     html! {
-        form method="post" action=(action) class="editor" {
+        form method="post" action=(action) class="editor" data-check=[(!new).then(|| format!("{action}/verifier"))] {
             input type="hidden" name="csrf" value=(user.csrf);
             @if new {
                 label for="slug" { "Identifiant (minuscules et tirets, nom du fichier)" }
@@ -182,8 +182,10 @@ pub async fn form(State(state): State<AppState>, user: Authed, Path(slug): Path<
             }
             aside aria-label="Vérification et écoute" {
                 h2 { "Vérification" }
-                (problems(&checked.problems_of(&path)))
-                (duration(&f.answer))
+                div id="verification" aria-live="polite" {
+                    (problems(&checked.problems_of(&path)))
+                    (duration(&f.answer))
+                }
                 h2 { "Écouter" }
                 audio id="ecoute" controls preload="none" src={ "/contenu/sujet/" (slug) "/ecouter.wav?v=" (&checked.digest[..12]) } {
                     a href={ "/contenu/sujet/" (slug) "/ecouter.wav" } { "Télécharger la réponse parlée" }
@@ -200,7 +202,29 @@ pub async fn form(State(state): State<AppState>, user: Authed, Path(slug): Path<
             }
         }
     };
-    Ok(layout(&format!("Sujet : {}", f.title), Some(&user), body).into_response())
+    Ok(layout(&format!("Sujet : {}", f.title), Some(&user), html! { (body) script src="/console.js" defer {} }).into_response())
+}
+
+/// `POST /contenu/sujet/{slug}/verifier`: the checker's verdict on the form as typed,
+/// without saving (the page's script asks it while the editor types). An HTML fragment.
+pub async fn verify(State(state): State<AppState>, user: Authed, Path(slug): Path<String>, Form(form): Form<TopicForm>) -> Result<Response, ConsoleError> {
+    user.require(EDIT)?;
+    user.check_csrf(&form.csrf)?;
+    let working = Working::load(&state).await?;
+    let Some(mut snap) = working.current().cloned() else {
+        return Err(ConsoleError::NotFound);
+    };
+    let path = topic_path(&slug);
+    let Some(original) = snap.files.get(&path).filter(|_| valid_slug(&slug)).cloned() else {
+        return Err(ConsoleError::NotFound);
+    };
+    let flow = topic_file::read(&original).map(|f| f.flow).unwrap_or(2);
+    let fields = form.fields(&slug, flow);
+    let text = topic_file::write(Some(&original), &fields).or_else(|_| topic_file::write(None, &fields)).map_err(ConsoleError::Internal)?;
+    snap.files.insert(path.clone(), text);
+    let checked = checked::check(&snap, today(&state)).await?;
+    let fragment = html! { (problems(&checked.problems_of(&path))) (duration(&fields.answer)) };
+    Ok(Html(fragment.into_string()).into_response())
 }
 
 /// Saves `draft` and writes the action to the audit log.

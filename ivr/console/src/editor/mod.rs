@@ -45,6 +45,8 @@ pub fn routes() -> Router<AppState> {
         .route("/contenu/nouveau", get(edit::new_form).post(edit::create))
         .route("/contenu/sujet/{slug}", get(edit::form).post(edit::save))
         .route("/contenu/sujet/{slug}/retirer", post(edit::retire))
+        .route("/contenu/sujet/{slug}/verifier", post(edit::verify))
+        .route("/console.js", get(script))
         .route("/contenu/sujet/{slug}/ecouter.wav", get(listen::wav))
         .route("/contenu/messages", get(edit::prompts_form).post(edit::save_prompts))
         .route("/contenu/essayer", get(try_it::page))
@@ -56,6 +58,14 @@ pub fn routes() -> Router<AppState> {
         .route("/contenu/version/{id}/retablir", post(publish::rollback))
         .route("/contenu/questions", get(inbox::page))
         .route("/contenu/questions/marquer", post(inbox::mark))
+}
+
+/// The editors' small script (checks a topic form while it is typed); public, it holds no data.
+const SCRIPT: &str = include_str!("../console.js");
+
+async fn script() -> axum::response::Response {
+    use axum::response::IntoResponse;
+    ([(axum::http::header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (axum::http::header::CACHE_CONTROL, "max-age=3600")], SCRIPT).into_response()
 }
 
 /// The sub-navigation of the editors' pages, shown at the top of each.

@@ -83,10 +83,10 @@ pub async fn list(State(state): State<AppState>, user: Authed) -> Result<Html<St
             @if can_edit {
                 p { a href="/contenu/nouveau" { "Nouveau sujet" } }
             }
-            table {
+            table class="topics" {
                 caption { (rows.len()) " sujets ; chiffres des " (FIGURE_DAYS) " derniers jours ; relecture à refaire après " (stale_days) " jours" }
                 thead { tr {
-                    th scope="col" { "Titre" } th scope="col" { "Identifiant" } th scope="col" { "Parcours" } th scope="col" { "Action" }
+                    th scope="col" { "Sujet" } th scope="col" { "Parcours" } th scope="col" { "Action" }
                     th scope="col" { "Relu le" } th scope="col" { "Sources" }
                     th scope="col" { "Réponses jouées" } th scope="col" { "Écoute moyenne" }
                     th scope="col" { "Raccroché pendant" } th scope="col" { "Transféré après" }
@@ -95,17 +95,16 @@ pub async fn list(State(state): State<AppState>, user: Authed) -> Result<Html<St
                     @for (slug, f, stale) in &rows {
                         @let fig = figures.get(slug);
                         tr {
-                            th scope="row" { a href={ "/contenu/sujet/" (slug) } { (f.title) } }
-                            td { code { (slug) } }
-                            td { "choix " (f.flow) }
+                            th scope="row" { a href={ "/contenu/sujet/" (slug) } { (f.title) } br; code class="slug" { (slug) } }
+                            td class="nowrap" { "choix " (f.flow) }
                             td { (action_fr(&f.action)) }
-                            td {
+                            td class="nowrap" {
                                 (f.reviewed)
-                                @if *stale { " " strong class="flag" { "à relire" } }
+                                @if *stale { br; strong class="flag" { "à relire" } }
                             }
-                            td {
+                            td class="sources" {
                                 @for s in &f.sources {
-                                    a href=(s) rel="noreferrer" { (source_label(s)) } " "
+                                    a href=(s) rel="noreferrer" { (source_label(s)) } br;
                                 }
                             }
                             td { (fig.map_or(0, |x| x.answers)) }
