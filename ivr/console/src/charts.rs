@@ -179,6 +179,7 @@ pub fn bar_chart(id: &str, title: &str, desc: &str, data: &[Datum], axis: Axis, 
     let bw = (slot * 0.7).max(1.0);
     html! {
         figure class="chart" {
+            figcaption { (title) }
             svg role="img" viewBox={ "0 0 " (W) " " (H) } aria-labelledby={ (id) "-t " (id) "-d" } {
                 title id={ (id) "-t" } { (title) }
                 desc id={ (id) "-d" } { (desc) }
@@ -209,6 +210,7 @@ pub fn line_chart(id: &str, title: &str, desc: &str, data: &[Datum], top: Option
     let path = points.iter().map(|(x, y)| format!("{x:.1},{y:.1}")).collect::<Vec<_>>().join(" ");
     html! {
         figure class="chart" {
+            figcaption { (title) }
             svg role="img" viewBox={ "0 0 " (W) " " (H) } aria-labelledby={ (id) "-t " (id) "-d" } {
                 title id={ (id) "-t" } { (title) }
                 desc id={ (id) "-d" } { (desc) }
@@ -236,6 +238,7 @@ pub fn hbar_chart(id: &str, title: &str, desc: &str, data: &[Datum], fmt: Fmt) -
     let scale = if max > 0.0 { (W - LABEL_W - VALUE_W) / max } else { 0.0 };
     html! {
         figure class="chart" {
+            figcaption { (title) }
             svg role="img" viewBox={ "0 0 " (W) " " (h) } aria-labelledby={ (id) "-t " (id) "-d" } {
                 title id={ (id) "-t" } { (title) }
                 desc id={ (id) "-d" } { (desc) }
@@ -304,7 +307,7 @@ mod tests {
         assert_eq!(nice_scale(7.3), (8.0, 2.0));
         assert_eq!(nice_scale(100.0), (100.0, 25.0));
         let (top, step) = nice_scale(0.0123);
-        assert!(top >= 0.0123 && top <= 0.02 && step > 0.0, "{top} {step}");
+        assert!((0.0123..=0.02).contains(&top) && step > 0.0, "{top} {step}");
     }
 
     #[test]
@@ -313,6 +316,7 @@ mod tests {
         let svg = bar_chart("h", "Heures productives", "par jour", &data, Axis::Hours, fr_hours).into_string();
         assert!(svg.contains("role=\"img\"") && svg.contains("<title id=\"h-t\">Heures productives</title>"), "{svg}");
         assert_eq!(svg.matches("<rect").count(), 30 + 2, "bars and the legend's two swatches");
+        assert!(svg.contains("<figcaption>Heures productives</figcaption>"), "a visible title");
         assert!(svg.contains(PROVISIONAL_COLOUR) && svg.contains("non clos (provisoire)"));
         assert!(!svg.contains("style="), "no inline style under the CSP");
     }

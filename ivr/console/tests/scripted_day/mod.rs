@@ -38,9 +38,12 @@ fn question(text: &str, intent: &str, score: f32) -> EventKind {
     EventKind::Question { transcript: text.into(), intent: intent.into(), score }
 }
 
+/// One scripted call: its name, its start (seconds after 09:00) and its events (seconds after its start).
+type Script = (&'static str, i64, Vec<(i64, EventKind)>);
+
 /// The calls of `day`: (call id, events), each starting `start` seconds after 09:00.
 pub fn calls(day: NaiveDate) -> Vec<(String, Vec<Event>)> {
-    let script: Vec<(&str, i64, Vec<(i64, EventKind)>)> = vec![
+    let script: Vec<Script> = vec![
         (
             "listen",
             0,
