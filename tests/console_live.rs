@@ -6,7 +6,8 @@
 //! - the call moves the instance's `/metrics` counters (calls started and ended, SIP 200);
 //! - the supervisor turns the crisis message on from the console, and the next call on
 //!   *each* instance hears it after the greeting (the switch is the shared row, read every
-//!   second by both).
+//!   second by both);
+//! - an exceptional closure of today makes the next call hear the closed message.
 //!
 //! Screenshots under `target/<profile>/tmp/console-supervision/` (`live-*.png`). Skipped
 //! without PostgreSQL server binaries or chromedriver, except under CI.
@@ -168,6 +169,21 @@ async fn supervisors_see_live_calls_and_their_crisis_switch_reaches_every_instan
     for c in callers {
         c.join().expect("a crisis call failed");
     }
+    // An exceptional closure today (as the calendar page adds it): the next call hears the
+    // closed message instead of the conversation.
+    let today = ivr_accounting::paris_day(Utc::now());
+    store.add_closure(today, today, "Fermeture de test", "sup.ervision", Utc::now()).await.unwrap();
+    assert!(wait_log(&b, "exceptional closures changed closures=1 today_closed=true", Duration::from_secs(20)), "{}", b.log_text());
+    let id = format!("closure-{pid}");
+    let (ok, out) = {
+        let (b, id) = (b.clone(), id.clone());
+        tokio::task::spawn_blocking(move || call(&b, &id, &scenario("0655443322", 2, &[Step::Pause(2500)]), Duration::from_secs(60))).await.unwrap()
+    };
+    assert!(ok, "{out}\n{}", b.call_log(&id));
+    assert!(b.wait_call_log(&id, "call finished", Duration::from_secs(10)));
+    let log = b.call_log(&id);
+    assert!(log.contains("play key=prompt/closed") && !log.contains("play key=prompt/greeting"), "a closure day is closed: {log}");
+
     let rows: Vec<String> = store.audit_entries(50).await.unwrap().into_iter().rev().map(|e| format!("{} {} {}", e.actor, e.action, e.detail)).collect();
     assert!(rows.contains(&"sup.ervision switch-set saturation=off crisis=on closed=off".to_string()), "{rows:?}");
 

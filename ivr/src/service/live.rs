@@ -252,8 +252,13 @@ pub async fn start_for_serve(
 pub async fn refresh_once(store: &Store, cache: &SwitchesCache) -> Result<(), ivr_accounting::Error> {
     let state = store.switch_state().await?;
     let today = ivr_accounting::paris_day(Utc::now());
-    let closures = store.closures(Some(today)).await?.into_iter().map(|c| ClosedRange { first: c.first, last: c.last }).collect();
+    let closures: Vec<ClosedRange> = store.closures(Some(today)).await?.into_iter().map(|c| ClosedRange { first: c.first, last: c.last }).collect();
     let now = Switches { saturation: state.flags.saturation, crisis: state.flags.crisis, closed: state.flags.closed };
+    let closures_before = cache.closures();
+    if closures_before != closures {
+        let today_closed = ivr_dialogue::hours::in_closure(Utc::now(), &closures);
+        tracing::info!(closures = closures.len(), today_closed, "exceptional closures changed");
+    }
     let before = cache.set(now, closures);
     if before != now {
         tracing::info!(by = state.set_by.as_deref().unwrap_or("-"), "switches changed: {} → {}", describe(before), describe(now));
