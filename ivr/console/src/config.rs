@@ -32,7 +32,18 @@ pub struct ConsoleConfig {
 
 impl Default for ConsoleConfig {
     fn default() -> Self {
-        ConsoleConfig { cert: None, key: None, idle_timeout_min: 15, session_max_hours: 12, throttle_after: 3, throttle_s: 10, lock_after: 5, lock_minutes: 15, metrics_token: None, stale_after_days: 180 }
+        ConsoleConfig {
+            cert: None,
+            key: None,
+            idle_timeout_min: 15,
+            session_max_hours: 12,
+            throttle_after: 3,
+            throttle_s: 10,
+            lock_after: 5,
+            lock_minutes: 15,
+            metrics_token: None,
+            stale_after_days: 180,
+        }
     }
 }
 
