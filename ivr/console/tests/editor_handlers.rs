@@ -321,3 +321,15 @@ async fn the_inbox_groups_questions_and_teaches_the_draft() {
     assert!(page.contains("Aucune question en attente"), "{page}");
     assert_eq!(c.store.inbox_marks().await.unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_draft_equal_to_the_published_version_is_dropped_not_published() {
+    let c = Console::new().await;
+    let publisher = c.user("pub.lieur", Role::Publisher).await;
+    let draft = ivr_accounting::ContentDraft { snapshot: shipped(), base_version: Some(c.v1), updated_at: Utc::now(), updated_by: "red.acteur".into() };
+    c.store.save_content_draft(&draft).await.unwrap();
+    let (status, location, _) = c.post("/contenu/publier", &publisher, &[("note", "rien")], true).await;
+    assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/contenu/historique"));
+    assert_eq!(c.store.content_versions(10).await.unwrap().len(), 1);
+    assert!(c.store.content_draft().await.unwrap().is_none());
+}

@@ -20,7 +20,7 @@ use serde::Deserialize;
 
 use super::checked;
 use super::diff;
-use super::working::{nothing_published, today, Working};
+use super::working::{draft_lock, nothing_published, today, Working};
 use super::{subnav, EDIT, PUBLISH, READ};
 use crate::pages::{layout, paris};
 use crate::{audit, AppState, Authed, ConsoleError};
@@ -114,12 +114,20 @@ pub async fn publish(State(state): State<AppState>, user: Authed, Form(form): Fo
     user.require(PUBLISH)?;
     user.check_csrf(&form.csrf)?;
     let store = state.store()?;
+    let draft_guard = draft_lock().await;
     let Some(draft) = store.content_draft().await? else {
         return Ok(Redirect::to("/contenu/relecture").into_response());
     };
+    // Nothing to publish: the draft says what already runs.
+    if store.published_content().await?.is_some_and(|(_, v)| v.digest == draft.snapshot.digest()) {
+        store.discard_content_draft().await?;
+        audit(&state, user.name(), "content-draft-discard", "draft", "same as the published version").await?;
+        return Ok(Redirect::to("/contenu/historique").into_response());
+    }
     let checked = checked::check(&draft.snapshot, today(&state)).await?;
     let messages = checked.messages();
     if !messages.is_empty() {
+        drop(draft_guard);
         audit(&state, user.name(), "content-publish-refused", "draft", &format!("{} problem(s)", messages.len())).await?;
         return review_page(&state, &user, Some(&messages)).await;
     }
@@ -141,6 +149,7 @@ pub struct CsrfOnly {
 pub async fn discard(State(state): State<AppState>, user: Authed, Form(form): Form<CsrfOnly>) -> Result<Response, ConsoleError> {
     user.require(EDIT)?;
     user.check_csrf(&form.csrf)?;
+    let _draft = draft_lock().await;
     state.store()?.discard_content_draft().await?;
     audit(&state, user.name(), "content-draft-discard", "draft", "").await?;
     Ok(Redirect::to("/contenu").into_response())

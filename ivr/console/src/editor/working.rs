@@ -50,6 +50,14 @@ impl Working {
     }
 }
 
+/// Serializes the read, change and write of the shared draft within this process, so two
+/// editors saving at the same moment both keep their change. (Instances sharing one
+/// PostgreSQL database are not serialized: the later save of the same moment wins.)
+pub(crate) async fn draft_lock() -> tokio::sync::MutexGuard<'static, ()> {
+    static LOCK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    LOCK.lock().await
+}
+
 /// The checker's "today" (year, month, day) in Paris, from the console's clock.
 pub(crate) fn today(state: &AppState) -> (i32, u8, u8) {
     let d = ivr_accounting::paris_day(state.now());
