@@ -6,7 +6,7 @@ pub(crate) mod render_helpers {
     pub(crate) use super::render::{csv_line, xml_escape};
 }
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{Datelike, NaiveDate};
 use serde::Serialize;
@@ -101,52 +101,78 @@ pub struct Report {
 /// Builds the report for `from..=to`. Reiteration is judged on the whole day, all flows,
 /// before the flow filter applies.
 pub async fn build(store: &Store, rule: &Sc32Rule, from: NaiveDate, to: NaiveDate, by: Period, flow: Option<Flow>) -> Result<Report> {
-    let records = store.records(from, to, false).await?;
-    let closed: HashMap<NaiveDate, HashMap<String, Outcome>> =
-        store.closed_days(from, to).await?.into_iter().map(|c| (c.day, c.outcomes.into_iter().map(|o| (o.call_id.clone(), o)).collect())).collect();
-    // A period is final when every one of its days (within from..=to) is closed, calls or not.
-    let mut open_days_of: HashMap<String, bool> = HashMap::new();
-    let mut any_open = false;
-    for d in from.iter_days().take_while(|d| *d <= to) {
-        let open = !closed.contains_key(&d);
-        *open_days_of.entry(by.label(d)).or_default() |= open;
-        any_open |= open;
-    }
-    let mut by_day: BTreeMap<NaiveDate, Vec<CallRecord>> = BTreeMap::new();
-    for r in records {
-        by_day.entry(r.day()).or_default().push(r);
-    }
-    // (record, outcome, day closed?)
-    let mut rows: Vec<(CallRecord, Outcome, bool)> = Vec::new();
-    for (day, recs) in by_day {
-        let computed = rule.evaluate_day(&recs);
-        let final_day = closed.get(&day);
-        for (r, o) in recs.into_iter().zip(computed) {
-            let stored = final_day.and_then(|m| m.get(&r.call_id)).cloned();
-            // A record added after the close (late write) is provisional until closed again.
-            let is_final = stored.is_some();
-            rows.push((r, stored.unwrap_or(o), is_final));
+    Ok(Loaded::read(store, rule, from, to).await?.report(rule, by, flow))
+}
+
+/// The reports of `from..=to` for each of `flows` (None: all flows), from one read of the
+/// records: what `build` gives for each, for pages that show all flows and each one.
+pub async fn build_flows(store: &Store, rule: &Sc32Rule, from: NaiveDate, to: NaiveDate, by: Period, flows: &[Option<Flow>]) -> Result<Vec<Report>> {
+    let loaded = Loaded::read(store, rule, from, to).await?;
+    Ok(flows.iter().map(|f| loaded.report(rule, by, *f)).collect())
+}
+
+/// The records of a period with their outcome (final for closed days, computed otherwise)
+/// and which days are closed: what every report of the period is computed from.
+struct Loaded {
+    from: NaiveDate,
+    to: NaiveDate,
+    /// (record, outcome, outcome final?)
+    rows: Vec<(CallRecord, Outcome, bool)>,
+    closed_days: HashSet<NaiveDate>,
+}
+
+impl Loaded {
+    async fn read(store: &Store, rule: &Sc32Rule, from: NaiveDate, to: NaiveDate) -> Result<Loaded> {
+        let records = store.records(from, to, false).await?;
+        let closed: HashMap<NaiveDate, HashMap<String, Outcome>> =
+            store.closed_days(from, to).await?.into_iter().map(|c| (c.day, c.outcomes.into_iter().map(|o| (o.call_id.clone(), o)).collect())).collect();
+        let mut by_day: BTreeMap<NaiveDate, Vec<CallRecord>> = BTreeMap::new();
+        for r in records {
+            by_day.entry(r.day()).or_default().push(r);
         }
+        let mut rows: Vec<(CallRecord, Outcome, bool)> = Vec::new();
+        for (day, recs) in by_day {
+            let computed = rule.evaluate_day(&recs);
+            let final_day = closed.get(&day);
+            for (r, o) in recs.into_iter().zip(computed) {
+                let stored = final_day.and_then(|m| m.get(&r.call_id)).cloned();
+                // A record added after the close (late write) is provisional until closed again.
+                let is_final = stored.is_some();
+                rows.push((r, stored.unwrap_or(o), is_final));
+            }
+        }
+        Ok(Loaded { from, to, rows, closed_days: closed.into_keys().collect() })
     }
-    rows.retain(|(r, _, _)| flow.is_none_or(|f| r.flow == f));
-    let mut groups: BTreeMap<String, Vec<&(CallRecord, Outcome, bool)>> = BTreeMap::new();
-    for row in &rows {
-        groups.entry(by.label(row.0.day())).or_default().push(row);
+
+    fn report(&self, rule: &Sc32Rule, by: Period, flow: Option<Flow>) -> Report {
+        let (from, to) = (self.from, self.to);
+        // A period is final when every one of its days (within from..=to) is closed, calls or not.
+        let mut open_days_of: HashMap<String, bool> = HashMap::new();
+        let mut any_open = false;
+        for d in from.iter_days().take_while(|d| *d <= to) {
+            let open = !self.closed_days.contains(&d);
+            *open_days_of.entry(by.label(d)).or_default() |= open;
+            any_open |= open;
+        }
+        let rows: Vec<&(CallRecord, Outcome, bool)> = self.rows.iter().filter(|(r, _, _)| flow.is_none_or(|f| r.flow == f)).collect();
+        let mut groups: BTreeMap<String, Vec<&(CallRecord, Outcome, bool)>> = BTreeMap::new();
+        for row in &rows {
+            groups.entry(by.label(row.0.day())).or_default().push(row);
+        }
+        let periods = groups
+            .iter()
+            .map(|(label, g)| {
+                let mut f = figures(label, g, rule);
+                f.is_final &= !open_days_of.get(label).copied().unwrap_or(true);
+                f
+            })
+            .collect();
+        let mut total = figures("total", &rows, rule);
+        total.first_day = from;
+        total.last_day = to;
+        total.is_final &= !any_open;
+        Report { from, to, by, flow, rule: rule.clone(), periods, total }
     }
-    let periods = groups
-        .iter()
-        .map(|(label, g)| {
-            let mut f = figures(label, g, rule);
-            f.is_final &= !open_days_of.get(label).copied().unwrap_or(true);
-            f
-        })
-        .collect();
-    let all: Vec<_> = rows.iter().collect();
-    let mut total = figures("total", &all, rule);
-    total.first_day = from;
-    total.last_day = to;
-    total.is_final &= !any_open;
-    Ok(Report { from, to, by, flow, rule: rule.clone(), periods, total })
 }
 
 fn ratio(n: u64, d: u64) -> Option<f64> {
