@@ -31,8 +31,11 @@ fn free_tcp_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
 
-/// `GET /metrics` from loopback, parsed: (name, labels) → value.
-async fn metrics(port: u16) -> BTreeMap<(String, Vec<(String, String)>), f64> {
+/// A scrape: (metric name, its labels) → value.
+type Scrape = BTreeMap<(String, Vec<(String, String)>), f64>;
+
+/// `GET /metrics` from loopback, parsed.
+async fn metrics(port: u16) -> Scrape {
     let exchange = async {
         let mut s = tokio::net::TcpStream::connect(("127.0.0.1", port)).await?;
         s.write_all(format!("GET /metrics HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
@@ -50,7 +53,7 @@ async fn metrics(port: u16) -> BTreeMap<(String, Vec<(String, String)>), f64> {
     samples.into_iter().map(|s| ((s.name, s.labels.into_iter().collect()), s.value)).collect()
 }
 
-fn value(m: &BTreeMap<(String, Vec<(String, String)>), f64>, name: &str, label: Option<(&str, &str)>) -> f64 {
+fn value(m: &Scrape, name: &str, label: Option<(&str, &str)>) -> f64 {
     m.iter().filter(|((n, labels), _)| n == name && label.is_none_or(|(k, v)| labels.iter().any(|(a, b)| a == k && b == v))).map(|(_, v)| *v).sum()
 }
 

@@ -173,7 +173,7 @@ impl Live {
             .values()
             .map(|e| LiveCall { reference: e.reference.clone(), flow: e.flow, state: e.state.as_str().to_string(), topic: e.topic.clone(), started: e.started })
             .collect();
-        v.sort_by(|a, b| a.started.cmp(&b.started));
+        v.sort_by_key(|c| c.started);
         v
     }
 
