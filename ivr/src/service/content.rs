@@ -6,7 +6,9 @@
 //! instance follows the latest publication: the watcher polls the store, materializes the
 //! version under the content cache (`<dir>/v<N>/`), checks it with the same checker as
 //! `ivr knowledge check`, renders only the clips whose text is new (one shared audio pool
-//! for all versions, seeded from the repository's `prompts/audio/`), and swaps. A version
+//! for all versions, seeded from the repository's `prompts/audio/`), and swaps. Instances
+//! may share the cache directory: a version is built under a private name and renamed into
+//! place once complete. A version
 //! that fails to load leaves the previous one running; either way the instance reports what
 //! it runs (`content_instances`).
 
@@ -172,6 +174,8 @@ pub struct ContentCache {
 
 /// The pool of every clip ever rendered here, by text hash, shared by all versions.
 const POOL: &str = "audio-pool";
+/// Written last in a version's directory: the snapshot's digest.
+const COMPLETE: &str = ".complete";
 
 impl ContentCache {
     pub fn new(dir: PathBuf, seed_audio: PathBuf, studio: PathBuf) -> ContentCache {
@@ -185,23 +189,63 @@ impl ContentCache {
     /// Writes version `id` under the cache, checks it, renders the clips it lacks and loads
     /// it. Blocking (rendering and the index take CPU seconds): run it off the runtime.
     pub fn load(&self, id: i64, snap: &ContentSnapshot, base: DialogueConfig) -> anyhow::Result<LoadedContent> {
-        std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
-        // Two instances sharing the directory do not render into it at the same time.
-        let lock_path = self.dir.join(".lock");
-        let lock = std::fs::File::create(&lock_path).with_context(|| format!("creating {}", lock_path.display()))?;
-        lock.lock().with_context(|| format!("locking {}", lock_path.display()))?;
+        let root = self.materialize(id, snap)?;
+        let knowledge = ContentSnapshot::knowledge_dir(&root);
+        let prompts = ContentSnapshot::prompts_file(&root);
+        LoadedContent::load(id, &knowledge, &prompts, &root.join("prompts").join("audio"), base)
+    }
+
+    /// The version's directory, complete (content checked, audio rendered). It is built
+    /// under a name of this process's own and renamed into place once complete, so
+    /// instances sharing the cache never read a half-written version; the digest in
+    /// [`COMPLETE`] tells a directory left by another database apart.
+    fn materialize(&self, id: i64, snap: &ContentSnapshot) -> anyhow::Result<PathBuf> {
         let root = self.version_dir(id);
-        snap.write_to(&root).with_context(|| format!("writing version {id} under {}", root.display()))?;
-        let problems = nlu::knowledge::check_tree(&root, today());
+        let digest = snap.digest();
+        if std::fs::read_to_string(root.join(COMPLETE)).is_ok_and(|d| d.trim() == digest) {
+            return Ok(root);
+        }
+        std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
+        let work = self.dir.join(format!("v{id}.{}.tmp", std::process::id()));
+        if work.exists() {
+            std::fs::remove_dir_all(&work).with_context(|| format!("removing {}", work.display()))?;
+        }
+        let built = self.build(id, snap, &work);
+        if let Err(e) = built {
+            let _ = std::fs::remove_dir_all(&work);
+            return Err(e);
+        }
+        std::fs::write(work.join(COMPLETE), &digest).with_context(|| format!("writing {}", work.join(COMPLETE).display()))?;
+        if root.exists() {
+            // Another instance finished first (same digest: use it), or a stale directory.
+            if std::fs::read_to_string(root.join(COMPLETE)).is_ok_and(|d| d.trim() == digest) {
+                let _ = std::fs::remove_dir_all(&work);
+                return Ok(root);
+            }
+            let stale = self.dir.join(format!("v{id}.{}.stale", std::process::id()));
+            std::fs::rename(&root, &stale).with_context(|| format!("moving {} aside", root.display()))?;
+            let _ = std::fs::remove_dir_all(&stale);
+        }
+        match std::fs::rename(&work, &root) {
+            Ok(()) => Ok(root),
+            Err(_) if std::fs::read_to_string(root.join(COMPLETE)).is_ok_and(|d| d.trim() == digest) => {
+                let _ = std::fs::remove_dir_all(&work);
+                Ok(root)
+            }
+            Err(e) => Err(e).with_context(|| format!("moving {} into place", root.display())),
+        }
+    }
+
+    /// Writes, checks and renders version `id` under `work`.
+    fn build(&self, id: i64, snap: &ContentSnapshot, work: &Path) -> anyhow::Result<()> {
+        snap.write_to(work).with_context(|| format!("writing version {id} under {}", work.display()))?;
+        let problems = nlu::knowledge::check_tree(work, today());
         if let Some(first) = problems.first() {
             bail!("version {id} has {} problem(s), first: {first}", problems.len());
         }
-        let knowledge = ContentSnapshot::knowledge_dir(&root);
-        let prompts = ContentSnapshot::prompts_file(&root);
-        let audio = root.join("prompts").join("audio");
-        self.render(&knowledge, &prompts, &audio)?;
-        drop(lock);
-        LoadedContent::load(id, &knowledge, &prompts, &audio, base)
+        let knowledge = ContentSnapshot::knowledge_dir(work);
+        let prompts = ContentSnapshot::prompts_file(work);
+        self.render(&knowledge, &prompts, &work.join("prompts").join("audio"))
     }
 
     /// Renders the version's clips into `audio`, reusing every clip of the pool whose text
@@ -266,10 +310,17 @@ fn link(from: &Path, to: &Path) -> anyhow::Result<()> {
     if to.is_file() {
         return Ok(());
     }
-    if std::fs::hard_link(from, to).is_err() {
-        std::fs::copy(from, to).with_context(|| format!("copying {} to {}", from.display(), to.display()))?;
+    match std::fs::hard_link(from, to) {
+        Ok(()) => Ok(()),
+        // Linked meanwhile by another instance sharing the cache: the same clip.
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(_) => {
+            // Another file system: a copy, written aside and renamed so no reader sees half a clip.
+            let tmp = to.with_extension(format!("{}.tmp", std::process::id()));
+            std::fs::copy(from, &tmp).with_context(|| format!("copying {} to {}", from.display(), tmp.display()))?;
+            std::fs::rename(&tmp, to).with_context(|| format!("renaming {}", tmp.display()))
+        }
     }
-    Ok(())
 }
 
 fn write_manifest(dir: &Path, m: &Manifest) -> anyhow::Result<()> {
@@ -383,4 +434,82 @@ fn tempfile_dir() -> anyhow::Result<ScratchDir> {
     let dir = std::env::temp_dir().join(format!("ivr-content-check-{}-{nanos}", std::process::id()));
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     Ok(ScratchDir(dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn repo() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    }
+
+    fn shipped() -> ContentSnapshot {
+        ContentSnapshot::from_dirs(&repo().join("knowledge"), &repo().join("prompts/prompts.toml")).unwrap()
+    }
+
+    fn pool_len(dir: &Path) -> usize {
+        Manifest::load(&dir.join(POOL)).unwrap().entries.len()
+    }
+
+    /// A call keeps the content it took at its start: a swap changes the next calls only.
+    /// Also: the shipped rendering is reused whole, and a changed answer is the only clip
+    /// synthesized again.
+    #[test]
+    fn a_call_keeps_its_content_across_a_swap_and_only_changed_texts_are_rendered() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = ContentCache::new(dir.path().join("content"), repo().join("prompts/audio"), repo().join("prompts/studio"));
+        let v1 = cache.load(1, &shipped(), DialogueConfig::default()).unwrap();
+        let seeded =
+            Manifest::load(&repo().join("prompts/audio")).unwrap().entries.values().map(|e| e.hash.clone()).collect::<std::collections::HashSet<_>>().len();
+        assert_eq!(pool_len(&dir.path().join("content")), seeded, "nothing synthesized for the shipped texts");
+        let old_len = v1.clips["answer/rsa"].duration_ms();
+
+        let gauge = Arc::new(AtomicI64::new(0));
+        let slot = ContentSlot::new(v1, Arc::clone(&gauge));
+        assert_eq!(gauge.load(Ordering::SeqCst), 1);
+        let call = slot.get();
+
+        let mut changed = shipped();
+        let rsa = changed.files.get_mut("knowledge/rsa.toml").unwrap();
+        let start = rsa.find("answer = \"\"\"").unwrap();
+        let end = start + 12 + rsa[start + 12..].find("\"\"\"").unwrap() + 3;
+        let answer = "Le RSA complète les ressources des personnes qui ont peu ou pas de revenus. Vous pouvez faire \
+                      une simulation puis une demande sur caf point f r ou dans l'application Caf - Mon Compte. Gardez \
+                      vos justificatifs de ressources des trois derniers mois, ils vous seront demandés pendant la demande. Votre droit est ensuite revu chaque trimestre avec votre déclaration.";
+        rsa.replace_range(start..end, &format!("answer = \"\"\"\n{answer}\n\"\"\""));
+        let v2 = cache.load(2, &changed, DialogueConfig::default()).unwrap();
+        assert_eq!(pool_len(&dir.path().join("content")), seeded + 1, "only the changed answer synthesized");
+        let new_len = v2.clips["answer/rsa"].duration_ms();
+        assert_ne!(new_len, old_len);
+
+        let previous = slot.swap(Arc::new(v2));
+        assert_eq!(previous.version, 1);
+        assert_eq!(gauge.load(Ordering::SeqCst), 2);
+        assert_eq!(slot.get().clips["answer/rsa"].duration_ms(), new_len);
+        // The call in progress still plays the text it started with.
+        assert_eq!(call.version, 1);
+        assert_eq!(call.clips["answer/rsa"].duration_ms(), old_len);
+
+        // A version already built is reused as it is; a broken one is refused with its reason.
+        let again = cache.load(2, &changed, DialogueConfig::default()).unwrap();
+        assert_eq!(again.clips["answer/rsa"].duration_ms(), new_len);
+        let mut broken = changed.clone();
+        broken.files.insert("knowledge/rsa.toml".into(), "slug = \"rsa\"\n".into());
+        let err = format!("{:#}", cache.load(3, &broken, DialogueConfig::default()).err().unwrap());
+        assert!(err.contains("knowledge/rsa.toml:"), "{err}");
+        assert!(!cache.version_dir(3).exists());
+    }
+
+    #[test]
+    fn the_cache_lives_beside_the_sqlite_file_unless_configured() {
+        let c = ContentConfig::default();
+        assert_eq!(c.dir_for("sqlite://data/ivr.sqlite"), PathBuf::from("data/content"));
+        assert_eq!(c.dir_for("sqlite:///var/lib/ivr/ivr.sqlite?mode=rwc"), PathBuf::from("/var/lib/ivr/content"));
+        assert_eq!(c.dir_for("postgres://ivr@db/ivr"), PathBuf::from("data/content"));
+        let c = ContentConfig { dir: Some("/srv/content".into()), instance: Some("ivr-a".into()), ..ContentConfig::default() };
+        assert_eq!(c.dir_for("postgres://ivr@db/ivr"), PathBuf::from("/srv/content"));
+        assert_eq!(c.instance_name(5060), "ivr-a");
+        assert!(ContentConfig::default().instance_name(5060).ends_with(":5060"));
+    }
 }
