@@ -6,7 +6,8 @@
 //! Transcripts are personal data (DESIGN §8): they come from the `transcripts` table,
 //! which the retention purge empties ([`crate::days::purge`]); a question whose transcript
 //! is gone still counts in the weekly figures but has no text. A mark names its group by
-//! the SHA-256 of the normalized text, never by the words themselves.
+//! the SHA-256 of the normalized text, never by the words themselves. What a caller
+//! dictates to a procedure (name, number, address) is left out, though the matcher saw it.
 
 use std::collections::HashMap;
 
@@ -14,7 +15,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::event::{Event, EventKind, Flow};
+use crate::event::{Event, EventKind, Flow, Playback};
 use crate::record::{paris_day, CallRecord};
 use crate::store::{day_text, on_pool, Store};
 use crate::{Error, Result};
@@ -76,6 +77,20 @@ pub struct InboxMark {
     pub at: DateTime<Utc>,
 }
 
+/// Prompt ids that end so open the dictation of a procedure (`callback_collect`,
+/// `attestation_collect`): what the caller says next is a name, a number, an address.
+const DICTATION_PROMPT_SUFFIX: &str = "_collect";
+/// Said when the caller is silent, also during a dictation: it neither opens nor closes one.
+const SILENCE_PROMPT: &str = "silence_reask";
+
+/// Whether a question asked at `at` answers a procedure's request for details: the last
+/// playback before it (the silence re-ask aside) is a prompt opening a dictation. Such
+/// words are personal data, not a question: they never reach the inbox (DESIGN §8).
+fn is_dictation<'a>(plays: impl Iterator<Item = (DateTime<Utc>, &'a Playback)>, at: DateTime<Utc>) -> bool {
+    let last = plays.filter(|(t, p)| *t <= at && !matches!(p, Playback::Prompt(id) if id == SILENCE_PROMPT)).max_by_key(|(t, _)| *t);
+    matches!(last, Some((_, Playback::Prompt(id))) if id.ends_with(DICTATION_PROMPT_SUFFIX))
+}
+
 /// The part of a stored record body this module reads (the rest is ignored).
 #[derive(Deserialize)]
 struct BodyRecord {
@@ -119,7 +134,7 @@ impl Store {
         for b in &bodies {
             let rec = serde_json::from_str::<BodyRecord>(b)?.record;
             for (i, q) in rec.questions.iter().enumerate() {
-                if q.intent == UNANSWERED_INTENT {
+                if q.intent == UNANSWERED_INTENT && !is_dictation(rec.plays.iter().map(|p| (p.at, &p.what)), q.at) {
                     let transcript = text_of.remove(&(rec.call_id.clone(), i as i64));
                     out.push(UnansweredQuestion { call_id: rec.call_id.clone(), at: q.at, flow: rec.flow, transcript, score: q.score });
                 }
@@ -127,6 +142,7 @@ impl Store {
         }
         // Calls in progress (or cut by a crash, not closed yet): their events.
         let mut flow_of: HashMap<String, Flow> = HashMap::new();
+        let mut plays_of: HashMap<String, Vec<(DateTime<Utc>, Playback)>> = HashMap::new();
         let mut pending = Vec::new();
         for b in &events {
             let e: Event = serde_json::from_str(b)?;
@@ -134,11 +150,15 @@ impl Store {
                 EventKind::Started { flow, .. } => {
                     flow_of.insert(e.call_id.clone(), flow);
                 }
+                EventKind::Played { what, .. } => plays_of.entry(e.call_id.clone()).or_default().push((e.at, what)),
                 EventKind::Question { transcript, intent, score } if intent == UNANSWERED_INTENT => pending.push((e.call_id, e.at, transcript, score)),
                 _ => {}
             }
         }
         for (call_id, at, transcript, score) in pending {
+            if plays_of.get(&call_id).is_some_and(|p| is_dictation(p.iter().map(|(t, w)| (*t, w)), at)) {
+                continue;
+            }
             // A call whose start was not stored cannot be placed in a flow: choix 2 is the default line.
             let flow = flow_of.get(&call_id).copied().unwrap_or(Flow::Choix2);
             out.push(UnansweredQuestion { call_id, at, flow, transcript: Some(transcript), score });

@@ -5,7 +5,7 @@
 mod common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use ivr_accounting::{days, AccountingConfig, CallRecord, Caller, EndedBy, Event, EventKind, Flow, InboxMark, InboxStatus, Store};
+use ivr_accounting::{days, AccountingConfig, CallRecord, Caller, EndedBy, Event, EventKind, Flow, InboxMark, InboxStatus, Playback, Store};
 
 fn at(day: u32, hour: u32, min: u32) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 3, day, hour, min, 0).unwrap()
@@ -29,23 +29,41 @@ async fn run(url: &str) {
     let done = call("c1", Flow::Choix2, at(2, 9, 0), &[("la météo de demain", "@none"), ("mon aah", "aah")], true);
     let other = call("c2", Flow::Choix3, at(3, 9, 0), &[("mot de passe perdu", "mot-de-passe")], true);
     let open = call("c3", Flow::Choix3, at(4, 9, 0), &[("ma carte vitale", "@none")], false);
-    let records = [CallRecord::from_events(&done).unwrap(), CallRecord::from_events(&other).unwrap()];
+    // Details dictated to a procedure are not questions: left out, recorded or still open.
+    let mut dictated = call("c4", Flow::Choix2, at(2, 10, 0), &[], true);
+    let prompt = |id: &str, t| Event::new("c4", t, EventKind::Played { what: Playback::Prompt(id.into()), total_ms: 9000, played_ms: 9000 });
+    dictated.insert(2, prompt("callback_collect", at(2, 10, 5)));
+    dictated.insert(3, Event::new("c4", at(2, 10, 20), EventKind::Question { transcript: "Paul Durand".into(), intent: "@none".into(), score: 0.0 }));
+    dictated.insert(4, prompt("silence_reask", at(2, 10, 30)));
+    dictated.insert(5, Event::new("c4", at(2, 10, 40), EventKind::Question { transcript: "8 rue des Tilleuls".into(), intent: "@none".into(), score: 0.0 }));
+    dictated.insert(6, prompt("callback_done", at(2, 10, 50)));
+    dictated.insert(7, Event::new("c4", at(2, 10, 55), EventKind::Question { transcript: "la météo".into(), intent: "@none".into(), score: 0.0 }));
+    let mut open_dictation = call("c5", Flow::Choix2, at(4, 10, 0), &[], false);
+    open_dictation.push(Event::new(
+        "c5",
+        at(4, 10, 5),
+        EventKind::Played { what: Playback::Prompt("attestation_collect".into()), total_ms: 9000, played_ms: 9000 },
+    ));
+    open_dictation.push(Event::new("c5", at(4, 10, 20), EventKind::Question { transcript: "Claire Martin".into(), intent: "@none".into(), score: 0.0 }));
+    let open: Vec<Event> = open.into_iter().chain(open_dictation).collect();
+    let records = [CallRecord::from_events(&done).unwrap(), CallRecord::from_events(&other).unwrap(), CallRecord::from_events(&dictated).unwrap()];
     store.write_batch(&open, &records).await.unwrap();
 
     let all = store.unanswered_questions(at(1, 0, 0), at(10, 0, 0)).await.unwrap();
-    assert_eq!(all.len(), 2, "{all:?}");
+    assert_eq!(all.len(), 3, "{all:?}");
     assert_eq!((all[0].call_id.as_str(), all[0].flow, all[0].transcript.as_deref()), ("c1", Flow::Choix2, Some("la météo de demain")));
     assert_eq!(all[0].at, at(2, 9, 0) + Duration::seconds(10));
-    assert_eq!((all[1].call_id.as_str(), all[1].flow, all[1].transcript.as_deref()), ("c3", Flow::Choix3, Some("ma carte vitale")));
+    assert_eq!((all[1].call_id.as_str(), all[1].transcript.as_deref()), ("c4", Some("la météo")), "after the procedure's end, a question again");
+    assert_eq!((all[2].call_id.as_str(), all[2].flow, all[2].transcript.as_deref()), ("c3", Flow::Choix3, Some("ma carte vitale")));
     // The window is exact, not by day.
     let later = store.unanswered_questions(at(2, 9, 1), at(10, 0, 0)).await.unwrap();
-    assert_eq!(later.iter().map(|q| q.call_id.as_str()).collect::<Vec<_>>(), vec!["c3"]);
+    assert_eq!(later.iter().map(|q| q.call_id.as_str()).collect::<Vec<_>>(), vec!["c4", "c3"]);
 
     // Past the transcripts' retention the question still counts, without its words.
     let cfg = AccountingConfig { transcript_retention_days: 1, ..AccountingConfig::default() };
     days::purge(&store, &cfg, at(9, 12, 0)).await.unwrap();
     let purged = store.unanswered_questions(at(1, 0, 0), at(10, 0, 0)).await.unwrap();
-    assert_eq!(purged.len(), 2);
+    assert_eq!(purged.len(), 3);
     assert_eq!(purged[0].transcript, None);
 
     // Marks: stored, replaced by a later decision, newest first.
