@@ -4,8 +4,10 @@
 //! it and the console, served on 127.0.0.1 over the same database, shows and exports it.
 //! The productive hours of the page equal those of `ivr report --format json`, and the
 //! console's CSV exports are byte for byte those of `ivr report --format csv` and
-//! `ivr report export --format csv`.
+//! `ivr report export --format csv`. Run on SQLite and on a PostgreSQL server of the test's own.
 
+#[path = "support/postgres.rs"]
+mod postgres;
 #[path = "../ivr/console/tests/scripted_day/mod.rs"]
 mod scripted_day;
 
@@ -54,10 +56,21 @@ fn data_value(page: &str, id: &str) -> f64 {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_dashboard_and_its_exports_are_those_of_ivr_report() {
+async fn the_dashboard_and_its_exports_are_those_of_ivr_report_on_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let db = format!("sqlite://{}", dir.path().join("ivr.sqlite").display());
-    let store = Store::connect(&db).await.expect("store");
+    same_figures(&format!("sqlite://{}", dir.path().join("ivr.sqlite").display())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_and_its_exports_are_those_of_ivr_report_on_postgres() {
+    let Some(pg) = postgres::OwnPostgres::start() else { return };
+    same_figures(&pg.url()).await;
+}
+
+/// Writes the scripted day to `db`, then compares the console's page and exports with the
+/// `ivr` binary's report on the same database.
+async fn same_figures(db: &str) {
+    let store = Store::connect(db).await.expect("store");
     let day = NaiveDate::from_ymd_opt(2026, 5, 4).expect("a day");
     // The day before is written and closed, the day itself stays provisional.
     scripted_day::write(&store, &Sc32Rule::default(), day).await;
@@ -65,7 +78,7 @@ async fn the_dashboard_and_its_exports_are_those_of_ivr_report() {
     store.create_session(id, TOKEN, CSRF, Utc::now()).await.expect("session");
 
     let d = day.to_string();
-    let json: serde_json::Value = serde_json::from_str(&ivr(&db, &["--from", &d, "--to", &d, "--format", "json"])).expect("JSON report");
+    let json: serde_json::Value = serde_json::from_str(&ivr(db, &["--from", &d, "--to", &d, "--format", "json"])).expect("JSON report");
     let hours = json["total"]["productive_hours"].as_f64().expect("productive hours");
     assert!(hours > 0.0, "the RSA caller's call is productive: {json}");
     assert_eq!(json["total"]["calls"], 5, "{json}");
@@ -91,7 +104,7 @@ async fn the_dashboard_and_its_exports_are_those_of_ivr_report() {
     {
         let (head, body) = http(addr, "POST", "/tableaux/export", &format!("csrf={CSRF}&du={d}&au={d}&par=jour&format={format}")).await;
         assert!(head.starts_with("HTTP/1.1 200") && head.to_ascii_lowercase().contains("content-disposition: attachment"), "{head}");
-        assert_eq!(body, ivr(&db, &cli), "{format}");
+        assert_eq!(body, ivr(db, &cli), "{format}");
     }
     let audit = store.audit_entries(10).await.expect("audit");
     assert_eq!(audit.iter().filter(|e| e.action == "report-export" && e.target == format!("{d}..{d}")).count(), 2);
