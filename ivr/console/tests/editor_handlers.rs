@@ -333,3 +333,53 @@ async fn a_draft_equal_to_the_published_version_is_dropped_not_published() {
     assert_eq!(c.store.content_versions(10).await.unwrap().len(), 1);
     assert!(c.store.content_draft().await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn topics_are_added_and_retired_prompts_edited_and_instances_shown() {
+    let c = Console::new().await;
+    let editor = c.user("red.acteur", Role::Editor).await;
+    // A new topic: its file and its catalogue line in the draft; a bad slug is refused.
+    let mut form = topic_form("aah", NEW_ANSWER, "2026-11-30");
+    form.push(("slug".into(), "Mauvais Nom".into()));
+    assert_eq!(c.post("/contenu/nouveau", &editor, &pairs(&form), true).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+    form.pop();
+    form.push(("slug".into(), "aide-essai".into()));
+    form.push(("flow".into(), "3".into()));
+    let (status, location, _) = c.post("/contenu/nouveau", &editor, &pairs(&form), true).await;
+    assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/contenu/sujet/aide-essai?enregistre=1"));
+    let draft = c.store.content_draft().await.unwrap().unwrap();
+    assert!(draft.snapshot.files["knowledge/aide-essai.toml"].contains("slug = \"aide-essai\"\nflow = 3"));
+    assert!(draft.snapshot.files["knowledge/catalog.tsv"].contains("aide-essai\t3\n"));
+    // Retired: file and catalogue line gone; the review says so.
+    let (status, _, _) = c.post("/contenu/sujet/aeeh/retirer", &editor, &[], true).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let draft = c.store.content_draft().await.unwrap().unwrap();
+    assert!(!draft.snapshot.files.contains_key("knowledge/aeeh.toml"));
+    assert!(!draft.snapshot.files["knowledge/catalog.tsv"].lines().any(|l| l.starts_with("aeeh\t")));
+    let (_, page) = c.get("/contenu/relecture", &editor).await;
+    assert!(page.contains("Sujet retiré") && page.contains("Nouveau sujet"), "{page}");
+    // A prompt's text.
+    let (status, page) = c.get("/contenu/messages", &editor).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("name=\"p:ask_question\""));
+    let text = "Quelle est votre question ? Dites-la en une phrase.";
+    let (status, _, _) = c.post("/contenu/messages", &editor, &[("p:ask_question", text)], true).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let draft = c.store.content_draft().await.unwrap().unwrap();
+    let prompts: toml::Table = toml::from_str(&draft.snapshot.files["prompts/prompts.toml"]).unwrap();
+    assert_eq!(prompts["ask_question"]["text"].as_str(), Some(text));
+    assert!(draft.snapshot.files["prompts/prompts.toml"].starts_with("# System prompts"), "comments kept");
+    assert!(c.actions().await.iter().any(|(_, a, _)| a == "content-prompts-edit"));
+    // Discarding the draft.
+    assert_eq!(c.post("/contenu/brouillon/abandonner", &editor, &[], true).await.0, StatusCode::SEE_OTHER);
+    assert!(c.store.content_draft().await.unwrap().is_none());
+
+    // An instance that failed to load the published version: a banner on the history.
+    let (_, page) = c.get("/contenu/historique", &editor).await;
+    assert!(!page.contains("instances-alerte"));
+    let report =
+        ivr_accounting::InstanceContent { instance: "ivr-b".into(), version: c.v1, ok: false, detail: "knowledge/aah.toml:3: bad".into(), at: Utc::now() };
+    c.store.report_instance_content(&report).await.unwrap();
+    let (_, page) = c.get("/contenu/historique", &editor).await;
+    assert!(page.contains("instances-alerte") && page.contains("ivr-b") && page.contains("échec du chargement"), "{page}");
+}
