@@ -104,7 +104,12 @@ pub async fn list(State(state): State<AppState>, user: Authed) -> Result<Html<St
                             }
                             td class="sources" {
                                 @for s in &f.sources {
-                                    a href=(s) rel="noreferrer" { (source_label(s)) } br;
+                                    // Only web addresses become links (a source is typed by an editor).
+                                    @if s.starts_with("https://") || s.starts_with("http://") {
+                                        a href=(s) rel="noreferrer" { (source_label(s)) } br;
+                                    } @else {
+                                        (s) br;
+                                    }
                                 }
                             }
                             td { (fig.map_or(0, |x| x.answers)) }
