@@ -18,10 +18,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ivr_accounting::chrono::{NaiveDate, Utc};
+use ivr_accounting::review::call_ref;
 use ivr_accounting::{Role, Sc32Rule, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+/// The supervisor's session (call review).
+const SUP_TOKEN: &str = "1123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const CSRF: &str = "fedcba9876543210fedcba9876543210fedcba9876543210fedcba9876543210";
 
 fn ivr(db: &str, args: &[&str]) -> String {
@@ -31,9 +34,9 @@ fn ivr(db: &str, args: &[&str]) -> String {
 }
 
 /// One HTTP/1.1 exchange with the console (Connection: close), bounded in time: the head and the body.
-async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> (String, String) {
+async fn http(addr: SocketAddr, token: &str, method: &str, path: &str, body: &str) -> (String, String) {
     let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: ivr_session={TOKEN}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nCookie: ivr_session={token}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
     let exchange = async {
@@ -76,6 +79,8 @@ async fn same_figures(db: &str) {
     scripted_day::write(&store, &Sc32Rule::default(), day).await;
     let id = store.create_account("ana.lyste", Role::Analyst, "unused", Utc::now()).await.expect("account").expect("new account");
     store.create_session(id, TOKEN, CSRF, Utc::now()).await.expect("session");
+    let id = store.create_account("sup.ervision", Role::Supervisor, "unused", Utc::now()).await.expect("account").expect("new account");
+    store.create_session(id, SUP_TOKEN, CSRF, Utc::now()).await.expect("session");
 
     let d = day.to_string();
     let json: serde_json::Value = serde_json::from_str(&ivr(db, &["--from", &d, "--to", &d, "--format", "json"])).expect("JSON report");
@@ -93,7 +98,7 @@ async fn same_figures(db: &str) {
         let _ = stopped.await;
     }));
 
-    let (head, page) = http(addr, "GET", &format!("/tableaux?du={d}&au={d}&par=jour"), "").await;
+    let (head, page) = http(addr, TOKEN, "GET", &format!("/tableaux?du={d}&au={d}&par=jour"), "").await;
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert_eq!(data_value(&page, "heures-productives"), hours, "the page's productive hours are ivr report's");
     assert_eq!(data_value(&page, "appels"), 5.0);
@@ -102,12 +107,23 @@ async fn same_figures(db: &str) {
     for (format, cli) in
         [("chiffres-csv", vec!["--from", &d, "--to", &d, "--format", "csv"]), ("appels-csv", vec!["export", "--from", &d, "--to", &d, "--format", "csv"])]
     {
-        let (head, body) = http(addr, "POST", "/tableaux/export", &format!("csrf={CSRF}&du={d}&au={d}&par=jour&format={format}")).await;
+        let (head, body) = http(addr, TOKEN, "POST", "/tableaux/export", &format!("csrf={CSRF}&du={d}&au={d}&par=jour&format={format}")).await;
         assert!(head.starts_with("HTTP/1.1 200") && head.to_ascii_lowercase().contains("content-disposition: attachment"), "{head}");
         assert_eq!(body, ivr(db, &cli), "{format}");
     }
     let audit = store.audit_entries(10).await.expect("audit");
     assert_eq!(audit.iter().filter(|e| e.action == "report-export" && e.target == format!("{d}..{d}")).count(), 2);
+
+    // Call review on the same database: recorded calls and the one still in the events table.
+    let (head, list) = http(addr, SUP_TOKEN, "GET", &format!("/appels?jour={d}"), "").await;
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    for name in ["listen", "agent", "early1", "early2", "barge", "open"] {
+        assert!(list.contains(&call_ref(&scripted_day::call_id(day, name), day)), "{name} listed: {list}");
+    }
+    for (name, said) in [("listen", scripted_day::RSA_QUESTION), ("open", scripted_day::OPEN_QUESTION)] {
+        let (head, page) = http(addr, SUP_TOKEN, "GET", &format!("/appels/{}", call_ref(&scripted_day::call_id(day, name), day)), "").await;
+        assert!(head.starts_with("HTTP/1.1 200") && page.contains(said), "{name}: {head}\n{page}");
+    }
 
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
