@@ -199,6 +199,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         if let Some(s) = supervision {
             s.stop().await;
         }
+        // The last references to the service go before the flush: the accounting writer ends
+        // with the last recorder clone.
+        drop(conv_service);
         if let Some(w) = content_watch {
             w.abort();
         }

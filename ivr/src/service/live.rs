@@ -361,9 +361,14 @@ impl Supervision {
 
 /// The metrics read at scrape time from their owners.
 pub fn install_sampler(service: &Arc<Service>, sip_up: Arc<AtomicBool>, telephony: ivr_telephony::server::SharedStats) {
-    let service = Arc::clone(service);
+    // Weak: the registry is the process's, and a strong reference would keep the service
+    // (and its accounting recorder, whose last clone ends the writer) alive past shutdown.
+    let service = Arc::downgrade(service);
     ivr_console::metrics::global().set_sampler(move || {
         let t = telephony.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        let Some(service) = service.upgrade() else {
+            return ivr_console::metrics::Sample { sip_up: sip_up.load(Ordering::SeqCst), ..Default::default() };
+        };
         ivr_console::metrics::Sample {
             calls_active: service.live.len() as u64,
             sip_up: sip_up.load(Ordering::SeqCst),
