@@ -16,6 +16,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use conversation_common::{clip_ms, root, run_sipp, scenario, speak, write_pcap, Step};
+use ivr_accounting::chrono::Utc;
+use ivr_accounting::{ContentDraft, Store};
 
 const SLUG: &str = "mot-de-passe-oublie";
 const QUESTION: &str = "J'ai oublié mon mot de passe, je ne peux plus me connecter.";
@@ -106,6 +108,11 @@ impl Instance {
 
     /// Asks the question; returns the `total_ms` of the answer played on that call.
     fn ask(&self, dir: &Path, call: &str) -> Result<u64, String> {
+        self.ask_number(dir, call, "3230")
+    }
+
+    /// [`Instance::ask`] dialling `number` (the Request-URI user).
+    fn ask_number(&self, dir: &Path, call: &str, number: &str) -> Result<u64, String> {
         let speech = speak(QUESTION, dir, call);
         let pcap = dir.join(format!("{call}.pcap"));
         let speech_ms = speech.len() as u32 / 8;
@@ -114,7 +121,7 @@ impl Instance {
         // The caller hangs up a few seconds into the answer: the stopped play still reports
         // the clip's whole length.
         let steps = [Step::Pause(1500), Step::Audio(pcap), Step::Pause(300 + speech_ms + 12000)];
-        let xml = scenario("0612345678", 2, &steps);
+        let xml = scenario("0612345678", 2, &steps).replacen("INVITE sip:3230@", &format!("INVITE sip:{number}@"), 1);
         let sf = dir.join(format!("{call}.xml"));
         std::fs::write(&sf, xml).expect("write scenario");
         let cid = format!("{call_id}-%u-%p@%s");
@@ -195,6 +202,8 @@ fn a_published_answer_reaches_every_instance_and_a_rollback_brings_the_old_one_b
     let db = pg.url();
     let dir = tempfile::tempdir().expect("tempdir");
     let started = Instant::now();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let store = runtime.block_on(Store::connect(&db)).expect("connect to the test database");
 
     // The first instance imports the repository's files as version 1; the second finds it.
     let a = Instance::start("a", 0, &db, dir.path());
@@ -239,6 +248,17 @@ fn a_published_answer_reaches_every_instance_and_a_rollback_brings_the_old_one_b
     assert!(near(heard, old_ms), "played {heard} ms after the rollback, the shipped rendering is {old_ms} ms");
     let (_, versions, _) = knowledge(&db, &["versions"]);
     assert!(versions.lines().any(|l| l.starts_with('*') && l.contains("retour à la version 1")), "{versions}");
+
+    // A draft call runs the editors' draft (here version 2's content) and is not recorded.
+    let (_, v2) = runtime.block_on(store.content_version(2)).expect("read version 2").expect("version 2");
+    let draft = ContentDraft { snapshot: v2, base_version: Some(3), updated_at: Utc::now(), updated_by: "redaction".into() };
+    runtime.block_on(store.save_content_draft(&draft)).expect("save the draft");
+    let heard = a.ask_number(dir.path(), "draft", "brouillon").unwrap_or_else(|e| panic!("{e}"));
+    assert!(near(heard, new_ms), "the draft call played {heard} ms, the draft's rendering is {new_ms} ms");
+    let draft_log: Vec<String> = a.log_text().lines().filter(|l| l.contains("draft-")).map(str::to_string).collect();
+    assert!(draft_log.iter().any(|l| l.contains("draft call: not recorded")), "{}", a.log_text());
+    assert!(!draft_log.iter().any(|l| l.contains("call record committed")), "a draft call is not recorded: {draft_log:?}");
+    assert_eq!(a.health_version(), Some(3), "a draft call changes nothing for the other calls");
 
     // A version the checker rejects is refused; nothing changes on the instances.
     let broken = with_answer(&text, NEW_ANSWER).replacen("reviewed = ", "revu = ", 1);

@@ -22,7 +22,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc;
 
 use crate::service::call::ConversationApp;
-use crate::service::content::{ContentCache, ContentConfig, ContentSlot, LoadedContent, Watcher, FILES_VERSION};
+use crate::service::content::{ContentCache, ContentConfig, ContentSlot, DraftSource, LoadedContent, Watcher, FILES_VERSION};
 use crate::service::{Accounting, CallerIdConfig, HoursMode, Service, ServiceOptions};
 
 #[derive(Args, Debug)]
@@ -460,12 +460,14 @@ async fn conversation(
     let base = crate::service::base_dialogue(&cfg.transfer);
     // With a database the published version runs (the repository's files become version 1
     // when none is); without one, the files as they are.
+    let mut draft = None;
     let (initial, watcher) = match content_store {
         Some(store) => {
             let cache = ContentCache::new(content_cfg.dir_for(&a.db_url), audio_dir.clone(), prompts_dir.join("studio"));
             let (id, snap) = crate::service::content::published_or_import(&store, &a.knowledge, &a.prompts).await?;
             let (c, b) = (cache.clone(), base.clone());
             let loaded = tokio::task::spawn_blocking(move || c.load(id, &snap, b)).await?.with_context(|| format!("loading content version {id}"))?;
+            draft = Some(DraftSource::new(content_cfg.draft_user.clone(), store.clone(), cache.clone(), base.clone()));
             let watcher =
                 Watcher { store, cache, base, instance: content_cfg.instance_name(sip_port), poll: Duration::from_millis(content_cfg.poll_ms.max(100)) };
             watcher.report(id, true, String::new()).await;
@@ -492,7 +494,8 @@ async fn conversation(
         caller_id,
     };
     // Loading the model and building the index take seconds of CPU: off the runtime.
-    let service = tokio::task::spawn_blocking(move || Service::build(opts, accounting, slot)).await??;
+    let mut service = tokio::task::spawn_blocking(move || Service::build(opts, accounting, slot)).await??;
+    service.draft = draft;
     Ok((service, writer, watcher))
 }
 

@@ -38,12 +38,19 @@ struct Books {
     events: Vec<Event>,
     transferred: bool,
     flow: ivr_accounting::Flow,
+    /// False for a draft call (an editor trying the draft): nothing reaches the accounting.
+    record: bool,
 }
 
 impl Books {
+    /// The accounting of this call, if it is recorded.
+    fn accounting<'a>(&self, service: &'a Service) -> Option<&'a super::Accounting> {
+        service.accounting.as_ref().filter(|_| self.record)
+    }
+
     fn push(&mut self, service: &Service, kind: EventKind) {
         let e = Event::new(self.call_id.clone(), Utc::now(), kind);
-        if let Some(acc) = &service.accounting {
+        if let Some(acc) = self.accounting(service) {
             acc.recorder.record(e.clone());
             ivr_console::metrics::global().accounting_event();
         }
@@ -56,9 +63,22 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
     let call_id = call.call_id.clone();
     let (results_tx, mut results) = mpsc::unbounded_channel();
     let audio = Arc::new(Mutex::new(Vec::<f32>::new()));
-    // The content of the call's start, kept to its end: a publication during the call
-    // changes the next calls, not this one.
-    let content = service.content.get();
+    // The first event is the call's start: the number dialled says whether the call runs
+    // the editors' draft (not recorded) or the published content. Either is kept to the
+    // call's end: a publication during the call changes the next calls, not this one.
+    let mut first = call.events.recv().await;
+    let draft_call = match (&first, &service.draft) {
+        (Some(CallEvent::Started(info)), Some(draft)) => draft.is_draft_call(info.dialled.as_deref()),
+        _ => false,
+    };
+    let draft_content = match (&service.draft, draft_call) {
+        (Some(draft), true) => draft.content().await,
+        _ => None,
+    };
+    let content = draft_content.unwrap_or_else(|| service.content.get());
+    if draft_call {
+        tracing::info!(content_version = content.version, "draft call: not recorded in the accounting");
+    }
     let recognizer = PoolRecognizer {
         service: Arc::clone(&service),
         content: Arc::clone(&content),
@@ -70,7 +90,7 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
     let player = CommandPlayer { content: Arc::clone(&content), commands: commands.clone(), pending: Default::default(), last_play: None };
     let mut conv: Conv = Conversation::new(service.endpoint.clone(), content.dialogue.clone(), recognizer, player);
     conv.set_slow_after(service.wait_prompt_after);
-    let mut books = Books { call_id: call_id.clone(), events: Vec::new(), transferred: false, flow: ivr_accounting::Flow::Choix2 };
+    let mut books = Books { call_id: call_id.clone(), events: Vec::new(), transferred: false, flow: ivr_accounting::Flow::Choix2, record: !draft_call };
     let mut resampler = match StreamResampler::new(8_000, 16_000) {
         Ok(r) => r,
         Err(e) => {
@@ -94,7 +114,7 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
         let now = started.elapsed();
         let deadline = conv.poll_timeout().map(|t| started + t.max(now)).unwrap_or(started + now + Duration::from_secs(3600));
         let actions = tokio::select! {
-            ev = call.events.recv() => {
+            ev = next_event(&mut first, &mut call.events) => {
                 let Some(ev) = ev else { break };
                 let now = started.elapsed();
                 match ev {
@@ -102,7 +122,7 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
                         let flow = service.flow_of(&info);
                         let at = Utc::now();
                         let open = service.is_open(at);
-                        let caller = match &service.accounting {
+                        let caller = match books.accounting(&service) {
                             Some(acc) => {
                                 // P-Asserted-Identity only from a trusted trunk (`[caller_id]`).
                                 let asserted = match info.header("P-Asserted-Identity") {
@@ -238,6 +258,15 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
     finish(&service, &books);
 }
 
+/// The event read before the loop first, then the call's next ones (cancel-safe: nothing
+/// is taken before the future is polled).
+async fn next_event(first: &mut Option<CallEvent>, events: &mut mpsc::UnboundedReceiver<CallEvent>) -> Option<CallEvent> {
+    match first.take() {
+        Some(e) => Some(e),
+        None => events.recv().await,
+    }
+}
+
 fn apply(
     service: &Service,
     commands: &ivr_telephony::server::CallCommander,
@@ -304,6 +333,10 @@ fn loggable(e: &DialogueEvent) -> serde_json::Value {
 /// as the accounting), listed by `ivr requests`. An incomplete one went to an agent live.
 fn deliver_request(service: &Service, books: &Books, record: &ProcedureRecord) {
     if !record.complete || (record.digits.is_empty() && record.transcript.trim().is_empty()) {
+        return;
+    }
+    if !books.record {
+        tracing::info!(kind = ?record.kind, "draft call: the procedure request is not kept");
         return;
     }
     let Some(acc) = &service.accounting else {
@@ -393,7 +426,7 @@ fn finish(service: &Service, books: &Books) {
         Some(EndedBy::Network) => "network",
         _ => "lost",
     });
-    let Some(acc) = &service.accounting else { return };
+    let Some(acc) = books.accounting(service) else { return };
     match CallRecord::from_events(&books.events) {
         Ok(rec) => {
             let committed = acc.recorder.finish_call(rec);

@@ -28,6 +28,8 @@ use ivr_telephony::media::prompt::Prompt;
 
 /// Version number of content loaded from the repository's files (no database).
 pub const FILES_VERSION: i64 = 0;
+/// Version number of the editors' draft when a draft call runs it.
+pub const DRAFT_VERSION: i64 = -1;
 
 /// Everything a call needs from the content, built once per version.
 pub struct LoadedContent {
@@ -132,11 +134,14 @@ pub struct ContentConfig {
     pub poll_ms: u64,
     /// This instance's name in the reports (default: `hostname:sip_port`).
     pub instance: Option<String>,
+    /// Calls to this Request-URI user run the editors' current draft and are not counted
+    /// in the accounting (editors try a draft by phone before publishing it).
+    pub draft_user: String,
 }
 
 impl Default for ContentConfig {
     fn default() -> Self {
-        ContentConfig { dir: None, poll_ms: 2000, instance: None }
+        ContentConfig { dir: None, poll_ms: 2000, instance: None, draft_user: "brouillon".into() }
     }
 }
 
@@ -182,35 +187,41 @@ impl ContentCache {
         ContentCache { dir, seed_audio, studio }
     }
 
-    pub fn version_dir(&self, id: i64) -> PathBuf {
-        self.dir.join(format!("v{id}"))
-    }
-
     /// Writes version `id` under the cache, checks it, renders the clips it lacks and loads
     /// it. Blocking (rendering and the index take CPU seconds): run it off the runtime.
     pub fn load(&self, id: i64, snap: &ContentSnapshot, base: DialogueConfig) -> anyhow::Result<LoadedContent> {
-        let root = self.materialize(id, snap)?;
+        self.load_as(&format!("v{id}"), id, snap, base)
+    }
+
+    /// [`ContentCache::load`] of the editors' draft, under `draft-<digest>/`.
+    pub fn load_draft(&self, snap: &ContentSnapshot, base: DialogueConfig) -> anyhow::Result<LoadedContent> {
+        let digest = snap.digest();
+        self.load_as(&format!("draft-{}", &digest[..16]), DRAFT_VERSION, snap, base)
+    }
+
+    fn load_as(&self, name: &str, version: i64, snap: &ContentSnapshot, base: DialogueConfig) -> anyhow::Result<LoadedContent> {
+        let root = self.materialize(name, snap)?;
         let knowledge = ContentSnapshot::knowledge_dir(&root);
         let prompts = ContentSnapshot::prompts_file(&root);
-        LoadedContent::load(id, &knowledge, &prompts, &root.join("prompts").join("audio"), base)
+        LoadedContent::load(version, &knowledge, &prompts, &root.join("prompts").join("audio"), base)
     }
 
     /// The version's directory, complete (content checked, audio rendered). It is built
     /// under a name of this process's own and renamed into place once complete, so
     /// instances sharing the cache never read a half-written version; the digest in
     /// [`COMPLETE`] tells a directory left by another database apart.
-    fn materialize(&self, id: i64, snap: &ContentSnapshot) -> anyhow::Result<PathBuf> {
-        let root = self.version_dir(id);
+    fn materialize(&self, name: &str, snap: &ContentSnapshot) -> anyhow::Result<PathBuf> {
+        let root = self.dir.join(name);
         let digest = snap.digest();
         if std::fs::read_to_string(root.join(COMPLETE)).is_ok_and(|d| d.trim() == digest) {
             return Ok(root);
         }
         std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
-        let work = self.dir.join(format!("v{id}.{}.tmp", std::process::id()));
+        let work = self.dir.join(format!("{name}.{}.tmp", std::process::id()));
         if work.exists() {
             std::fs::remove_dir_all(&work).with_context(|| format!("removing {}", work.display()))?;
         }
-        let built = self.build(id, snap, &work);
+        let built = self.build(name, snap, &work);
         if let Err(e) = built {
             let _ = std::fs::remove_dir_all(&work);
             return Err(e);
@@ -222,7 +233,7 @@ impl ContentCache {
                 let _ = std::fs::remove_dir_all(&work);
                 return Ok(root);
             }
-            let stale = self.dir.join(format!("v{id}.{}.stale", std::process::id()));
+            let stale = self.dir.join(format!("{name}.{}.stale", std::process::id()));
             std::fs::rename(&root, &stale).with_context(|| format!("moving {} aside", root.display()))?;
             let _ = std::fs::remove_dir_all(&stale);
         }
@@ -236,12 +247,12 @@ impl ContentCache {
         }
     }
 
-    /// Writes, checks and renders version `id` under `work`.
-    fn build(&self, id: i64, snap: &ContentSnapshot, work: &Path) -> anyhow::Result<()> {
-        snap.write_to(work).with_context(|| format!("writing version {id} under {}", work.display()))?;
+    /// Writes, checks and renders the content `name` under `work`.
+    fn build(&self, name: &str, snap: &ContentSnapshot, work: &Path) -> anyhow::Result<()> {
+        snap.write_to(work).with_context(|| format!("writing {name} under {}", work.display()))?;
         let problems = nlu::knowledge::check_tree(work, today());
         if let Some(first) = problems.first() {
-            bail!("version {id} has {} problem(s), first: {first}", problems.len());
+            bail!("{name} has {} problem(s), first: {first}", problems.len());
         }
         let knowledge = ContentSnapshot::knowledge_dir(work);
         let prompts = ContentSnapshot::prompts_file(work);
@@ -393,6 +404,67 @@ impl Watcher {
     }
 }
 
+/// The editors' draft for draft calls, loaded when a draft call comes and the draft changed
+/// since the last one.
+pub struct DraftSource {
+    user: String,
+    store: Store,
+    cache: ContentCache,
+    base: DialogueConfig,
+    loaded: tokio::sync::Mutex<Option<(String, Arc<LoadedContent>)>>,
+}
+
+impl DraftSource {
+    pub fn new(user: String, store: Store, cache: ContentCache, base: DialogueConfig) -> DraftSource {
+        DraftSource { user, store, cache, base, loaded: Default::default() }
+    }
+
+    /// Whether a call to this Request-URI user is a draft call.
+    pub fn is_draft_call(&self, dialled: Option<&str>) -> bool {
+        !self.user.is_empty() && dialled.is_some_and(|d| d.eq_ignore_ascii_case(&self.user))
+    }
+
+    /// The current draft, loaded; None (the published content runs) when there is no draft
+    /// or it cannot be loaded (the reason is logged).
+    pub async fn content(&self) -> Option<Arc<LoadedContent>> {
+        let draft = match self.store.content_draft().await {
+            Ok(Some(d)) => d,
+            Ok(None) => {
+                tracing::warn!("draft call but no draft: the published content runs");
+                return None;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "draft call: the draft cannot be read, the published content runs");
+                return None;
+            }
+        };
+        let digest = draft.snapshot.digest();
+        let mut loaded = self.loaded.lock().await;
+        if let Some((d, c)) = loaded.as_ref() {
+            if *d == digest {
+                return Some(Arc::clone(c));
+            }
+        }
+        let (cache, base, snap) = (self.cache.clone(), self.base.clone(), draft.snapshot);
+        match tokio::task::spawn_blocking(move || cache.load_draft(&snap, base)).await {
+            Ok(Ok(c)) => {
+                let c = Arc::new(c);
+                tracing::info!(base_version = ?draft.base_version, "draft content loaded");
+                *loaded = Some((digest, Arc::clone(&c)));
+                Some(c)
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(reason = %format!("{e:#}"), "draft not loaded: the published content runs");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "draft loader stopped: the published content runs");
+                None
+            }
+        }
+    }
+}
+
 /// The version to run at start: the published one; with none yet, the repository's files
 /// become version 1 (author `import`), published.
 pub async fn published_or_import(store: &Store, knowledge: &Path, prompts_file: &Path) -> anyhow::Result<(i64, ContentSnapshot)> {
@@ -498,7 +570,7 @@ mod tests {
         broken.files.insert("knowledge/rsa.toml".into(), "slug = \"rsa\"\n".into());
         let err = format!("{:#}", cache.load(3, &broken, DialogueConfig::default()).err().unwrap());
         assert!(err.contains("knowledge/rsa.toml:"), "{err}");
-        assert!(!cache.version_dir(3).exists());
+        assert!(!dir.path().join("content/v3").exists());
     }
 
     #[test]

@@ -149,6 +149,8 @@ pub fn base_dialogue(transfer: &BTreeMap<String, String>) -> DialogueConfig {
 /// which a publication replaces (a call keeps the content it started with).
 pub struct Service {
     pub(crate) content: Arc<ContentSlot>,
+    /// With a database: the editors' draft, for calls to `[content] draft_user`.
+    pub(crate) draft: Option<content::DraftSource>,
     pub(crate) pool: AsrPool,
     pub(crate) vad: Arc<SileroVad>,
     pub(crate) endpoint: EndpointConfig,
@@ -180,6 +182,7 @@ impl Service {
         let accounting_db = accounting.is_some();
         let service = Service {
             content,
+            draft: None,
             pool,
             vad,
             endpoint: EndpointConfig::default(),
