@@ -173,15 +173,15 @@ fn fields_html(fields: &[FieldChange]) -> Markup {
                     FieldChange::Text { label, old, new } => {
                         dt { (label) }
                         dd {
-                            div class="old" { span class="visually-hidden" { "Ancien texte : " } @if old.is_empty() { em { "(vide)" } } @else { (old) } }
-                            div class="new" { span class="visually-hidden" { "Nouveau texte : " } @if new.is_empty() { em { "(vide)" } } @else { (new) } }
+                            div class="old" { span class="tag" { "Avant" } @if old.is_empty() { em { "(vide)" } } @else { (old) } }
+                            div class="new" { span class="tag" { "Après" } @if new.is_empty() { em { "(vide)" } } @else { (new) } }
                         }
                     }
                     FieldChange::List { label, added, removed } => {
                         dt { (label) }
                         dd {
-                            @for x in added { div class="new" { "+ " (x) } }
-                            @for x in removed { div class="old" { "− " (x) } }
+                            @for x in added { div class="new" { strong { "Ajout : " } (x) } }
+                            @for x in removed { div class="old" { strong { "Retrait : " } (x) } }
                         }
                     }
                 }
