@@ -66,6 +66,9 @@ async fn an_editor_and_a_publisher_work_the_content_in_chromium() {
 
     // The editor: topics, one topic, an invalid edit, the fix.
     b.login(&base, "red.acteur", PASSWORD).await;
+    let page = b.source().await;
+    assert!(page.contains("href=\"/contenu\"") && page.contains("href=\"/contenu/questions\""), "the editor's links on the home page");
+    b.screenshot(&shots.join("00-accueil.png")).await;
     b.go(&format!("{base}/contenu")).await;
     let page = b.wait_text("Allocation aux adultes handicapés").await;
     assert!(page.contains("Réponses jouées") && page.contains("Écoute moyenne"));
@@ -132,6 +135,14 @@ async fn an_editor_and_a_publisher_work_the_content_in_chromium() {
     let page = b.wait_text("Sujet reconnu").await;
     assert!(page.contains("Brouillon") && page.contains("Version publiée") && page.contains("<code>aah</code>"), "{page}");
     b.screenshot(&shots.join("05-essayer.png")).await;
+
+    // The prompts' form and the new topic form.
+    b.go(&format!("{base}/contenu/messages")).await;
+    b.wait_text("ask_question").await;
+    b.screenshot(&shots.join("05b-messages.png")).await;
+    b.go(&format!("{base}/contenu/nouveau")).await;
+    b.wait_text("Identifiant (minuscules et tirets").await;
+    b.screenshot(&shots.join("05c-nouveau-sujet.png")).await;
 
     // The inbox: the two phrasings of one question make one group.
     b.go(&format!("{base}/contenu/questions")).await;
