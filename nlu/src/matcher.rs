@@ -72,11 +72,18 @@ pub struct Thresholds {
     pub min_top_coverage: f32,
     /// Runner-up score / top score above which the dialogue asks which one was meant.
     pub clarify_ratio: f32,
+    /// Spoken questions only ([`Matcher::decide_spoken`]): a topic scoring at least this,
+    /// in a transcript whose words the topics only half know, is offered by the clarify
+    /// question instead of refused. The recognizer loses words, not the topic ("comment
+    /// jeter les charges l'application de la caisse"); typed text has no such excuse, so
+    /// there the words' coverage still refuses. Never an answer: the caller confirms
+    /// first. `INFINITY` = refuse as for text.
+    pub confirm_min: f32,
 }
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Thresholds { min_score: 0.22, min_coverage: 0.5, min_top_coverage: 0.6, clarify_ratio: 0.92 }
+        Thresholds { min_score: 0.22, min_coverage: 0.5, min_top_coverage: 0.6, clarify_ratio: 0.92, confirm_min: 0.30 }
     }
 }
 
@@ -95,7 +102,9 @@ pub struct Decision {
     pub score: f32,
     pub runner_up: Option<RunnerUp>,
     /// `answer` | `transfer` | `redirect-choix1` | `procedure` (from the topic),
-    /// `clarify` (top two too close), `transfer` for `@agent`, `fallback` for `@none`.
+    /// `clarify` (top two too close), `confirm` (a transcript whose words were half lost:
+    /// the top two are offered, never answered), `transfer` for `@agent`, `fallback` for
+    /// `@none`.
     pub action: String,
 }
 
@@ -254,6 +263,12 @@ impl Matcher {
         Ok(self.decide(text, &r))
     }
 
+    /// [`Matcher::classify`] for what the recognizer heard (see [`Thresholds::confirm_min`]).
+    pub fn classify_spoken(&self, transcript: &str) -> Result<Decision, MatchError> {
+        let r = self.rank(transcript)?;
+        Ok(self.decide_spoken(transcript, &r))
+    }
+
     /// Features of a ranking for the calibrated decision ([`crate::calibration`]).
     pub fn features(&self, r: &Ranking) -> Features {
         let topics: Vec<&(String, f32)> = r.ranked.iter().filter(|(i, _)| !i.starts_with('@')).collect();
@@ -297,8 +312,19 @@ impl Matcher {
         }
     }
 
-    /// The decision rules, separate from ranking so thresholds can be tried cheaply.
+    /// The decision rules for typed text, separate from ranking so thresholds can be tried
+    /// cheaply.
     pub fn decide(&self, text: &str, r: &Ranking) -> Decision {
+        self.decide_as(text, r, false)
+    }
+
+    /// The decision rules for a transcript: as [`Matcher::decide`], but a question whose
+    /// words are half unknown is offered by the clarify question when its topic stands out.
+    pub fn decide_spoken(&self, transcript: &str, r: &Ranking) -> Decision {
+        self.decide_as(transcript, r, true)
+    }
+
+    fn decide_as(&self, text: &str, r: &Ranking, spoken: bool) -> Decision {
         let th = &self.thresholds;
         let topics: Vec<&(String, f32)> = r.ranked.iter().filter(|(i, _)| !i.starts_with('@')).collect();
         let special = |name: &str| r.ranked.iter().find(|(i, _)| i == name).map(|x| x.1).unwrap_or(0.0);
@@ -353,10 +379,14 @@ impl Matcher {
                 Choice::Refuse => make(NONE, 1.0 - score, "fallback", top_runner()),
             };
         }
-        if score < th.min_score || r.coverage < th.min_coverage || r.top_coverage < th.min_top_coverage || !names_topic {
+        let words_unknown = r.coverage < th.min_coverage || r.top_coverage < th.min_top_coverage;
+        if score < th.min_score || !names_topic || (words_unknown && (!spoken || score < th.confirm_min)) {
             return make(NONE, 1.0 - score, "fallback", top_runner());
         }
         let runner_up = runner(&slug);
+        if words_unknown {
+            return make(&slug, score, "confirm", runner_up);
+        }
         let action = match &runner_up {
             Some(ru) if ru.score >= score * th.clarify_ratio => "clarify".to_string(),
             _ => self.topics.get(&slug).map(|t| t.action.as_str()).unwrap_or("answer").to_string(),

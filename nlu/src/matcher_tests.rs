@@ -247,3 +247,19 @@ fn reload_swaps_and_keeps_the_old_index_on_error() {
     assert!(err.contains("rsa.toml:1:"), "{err}");
     assert_eq!(shared.current().topic_count(), 5);
 }
+
+#[test]
+fn a_half_heard_transcript_is_offered_not_refused_and_typed_text_is_refused() {
+    let (_d, m) = matcher();
+    // The topic's words came through, the rest was lost to the recognizer.
+    let heard = "j'ai oublié mon mot de passe caisse jardin voisin";
+    let typed = m.classify(heard).unwrap();
+    assert_eq!((typed.intent.as_str(), typed.action.as_str()), (NONE, "fallback"), "{typed:?}");
+    let spoken = m.classify_spoken(heard).unwrap();
+    assert_eq!((spoken.intent.as_str(), spoken.action.as_str()), ("mot-de-passe-oublie", "confirm"), "{spoken:?}");
+    // Out-of-scope speech stays refused: the topic must stand out, not merely occur.
+    for text in ["", "euh", "bonjour", "je voudrais commander une pizza", "ma carte vitale est perdue", "quel temps fera-t-il demain"] {
+        let d = m.classify_spoken(text).unwrap();
+        assert_eq!((d.intent.as_str(), d.action.as_str()), (NONE, "fallback"), "{text:?}: {d:?}");
+    }
+}

@@ -107,13 +107,13 @@ impl PoolRecognizer {
     }
 }
 
-/// The matcher's decision as the dialogue's plain data; empty text (silence, a guarded
+/// The matcher's spoken decision on a transcript, as the dialogue's plain data; empty text (silence, a guarded
 /// hallucination) is not understood.
 pub fn understand(content: &LoadedContent, text: &str) -> Understanding {
     if text.trim().is_empty() {
         return Understanding::none();
     }
-    match content.matcher.classify(text) {
+    match content.matcher.classify_spoken(text) {
         Ok(d) => Understanding { intent: d.intent, score: d.score, runner_up: d.runner_up.map(|r| r.intent), action: d.action },
         Err(e) => {
             tracing::warn!(error = %e, "matcher failed");

@@ -333,6 +333,23 @@ fn clarify_between_two_topics_by_voice_or_key() {
 }
 
 #[test]
+fn a_half_heard_question_is_offered_by_the_clarify_question_never_answered() {
+    // A transcript whose words were half lost ("confirm"): the two topics are offered.
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    let heard = c.say("j'ai plus de résumé je peux toucher le ressort", "rsa-conditions", "confirm", Some("prime-activite"));
+    assert_eq!(heard[0], Audio::PromptPart("clarify".into(), 0));
+    assert_eq!(heard[1], Audio::Title("rsa-conditions".into()));
+    assert_eq!(c.key('1')[0], Audio::Answer("rsa-conditions".into()));
+    // Nothing to offer beside it: not understood, not the answer.
+    let mut c = Call::start(Flow::Choix2, true, Switches::default());
+    c.play_out();
+    assert_eq!(c.say("le ressort", "rsa-conditions", "confirm", None), vec![p("not_understood")]);
+    // The same topic as runner-up is no second choice either.
+    assert_eq!(c.say("le ressort", "rsa-conditions", "confirm", Some("rsa-conditions")), vec![p("keypad_menu")]);
+}
+
+#[test]
 fn silence_at_the_clarify_question_offers_the_choice_again_then_the_keypad() {
     let mut c = Call::start(Flow::Choix2, true, Switches::default());
     c.play_out();

@@ -65,8 +65,10 @@ pub struct UnderstandingArgs {
     /// (the vocabulary generated from the knowledge base) or a literal text.
     #[arg(long, default_value = "service")]
     pub prompt: String,
-    /// The decision: `service` (the matcher's default), `rules` (hand-set thresholds) or
-    /// `calibrated` (the fitted answer / clarify / refuse model).
+    /// The decision: `service` (the matcher's default), `rules` (hand-set thresholds),
+    /// `calibrated` (the fitted answer / clarify / refuse model), `refuse` (a question whose
+    /// words the topics half know is refused) or `confirm:SCORE` (it is offered by the
+    /// clarify question when its topic scores at least SCORE).
     #[arg(long, default_value = "service")]
     pub decision: String,
     /// The phonetic key in the index: `service` (default), `on` or `off`.
@@ -350,7 +352,11 @@ fn configure(mut m: Matcher, decision: &str) -> Result<Matcher> {
         "service" => {}
         "rules" => m.calibration = None,
         "calibrated" => m.calibration = Some(nlu::calibration::Calibration::default()),
-        other => anyhow::bail!("--decision {other}: service, rules or calibrated"),
+        "refuse" => m.thresholds.confirm_min = f32::INFINITY,
+        other => match other.strip_prefix("confirm:").and_then(|v| v.parse::<f32>().ok()) {
+            Some(v) => m.thresholds.confirm_min = v,
+            None => anyhow::bail!("--decision {other}: service, rules, calibrated, refuse or confirm:SCORE"),
+        },
     }
     Ok(m)
 }
@@ -371,7 +377,8 @@ fn matcher_without(kb: &KnowledgeBase, held: Option<Held>, options: nlu::BuildOp
 
 fn classify_row(m: &Matcher, item: usize, heard: &str, wer: Option<(usize, usize)>, features: bool) -> Result<Row> {
     let ranking = m.rank(heard)?;
-    let decision = m.decide(heard, &ranking);
+    // Transcripts (rows with a word error rate) get the service's spoken decision.
+    let decision = if wer.is_some() { m.decide_spoken(heard, &ranking) } else { m.decide(heard, &ranking) };
     let features = features.then(|| m.sample(&ranking));
     Ok(Row { item, heard: heard.to_string(), decision, features, wer })
 }
@@ -434,7 +441,11 @@ enum Outcome {
 fn outcome(expected: &[String], d: &Decision) -> Outcome {
     let right = |i: &str| expected.iter().any(|e| e == i);
     let is_topic = !d.intent.starts_with('@');
-    if d.action == "clarify" {
+    if d.action == "confirm" && d.runner_up.is_none() {
+        // Nothing to offer beside it: the dialogue says it did not understand.
+        return Outcome::Refused;
+    }
+    if d.action == "clarify" || d.action == "confirm" {
         let ru = d.runner_up.as_ref().map(|r| r.intent.as_str()).unwrap_or("");
         return if right(&d.intent) || right(ru) { Outcome::ClarifyRight } else { Outcome::ClarifyWrong };
     }
@@ -474,7 +485,7 @@ fn report(items: &[Item], sources: &[(String, Vec<Row>)], misses: bool) {
             if !r.decision.intent.starts_with('@') && !it.expected.contains(&r.decision.intent) {
                 wrong_topic += 1;
             }
-            if r.decision.action == "clarify" {
+            if r.decision.action == "clarify" || r.decision.action == "confirm" {
                 clarify += 1;
             }
             if let Some((e, w)) = r.wer {

@@ -13,18 +13,22 @@ impl Dialogue {
             return self.transfer(TransferReason::AgentRequest, now);
         }
         let known = self.cfg.topics.contains_key(&u.intent);
-        if u.intent == "@none" || u.action == "fallback" || !known {
-            self.none_count += 1;
-            self.step("none");
-            return if self.none_count >= 2 { self.keypad_menu(now) } else { self.say(vec![prompt("not_understood")], After::Listen(Waiting::Ask), now) };
-        }
-        if u.action == "clarify" && !self.clarified {
-            if let Some(b) = u.runner_up.filter(|b| self.cfg.topics.contains_key(b) && *b != u.intent) {
+        // "confirm": the words were half lost by the recognizer, the topic stands out. It
+        // is offered by the clarify question, never answered: when the question cannot be
+        // asked (no second topic, already asked once) it is not understood.
+        let confirm = u.action == "confirm";
+        if confirm || (u.action == "clarify" && !self.clarified) {
+            if let Some(b) = u.runner_up.clone().filter(|b| !self.clarified && self.cfg.topics.contains_key(b) && *b != u.intent && known) {
                 self.clarified = true;
                 let a = u.intent;
                 self.step(&format!("clarify:{a}|{b}"));
                 return self.ask_clarify(a, b, now);
             }
+        }
+        if u.intent == "@none" || u.action == "fallback" || !known || confirm {
+            self.none_count += 1;
+            self.step("none");
+            return if self.none_count >= 2 { self.keypad_menu(now) } else { self.say(vec![prompt("not_understood")], After::Listen(Waiting::Ask), now) };
         }
         self.topic(&u.intent, now)
     }
