@@ -121,7 +121,7 @@ pub fn call(c: &ReviewedCall, rule: &Sc32Rule, retention_days: u32) -> Markup {
             h2 id="sc32" { "Résultat SC3.2" }
             @match &c.outcome {
                 None => p { "Appel en cours, ou interrompu et pas encore enregistré : son résultat sera calculé à la fin de l'appel ou à la clôture du jour." },
-                Some(o) => (verdict_html(&verdict(rule, r, o), c.is_final)),
+                Some(o) => (verdict_html(&verdict(rule, r, o), c.is_final, r.caller == Caller::Withheld)),
             }
         }
         section aria-labelledby="deroule" {
@@ -143,7 +143,7 @@ pub fn call(c: &ReviewedCall, rule: &Sc32Rule, retention_days: u32) -> Markup {
     }
 }
 
-fn verdict_html(v: &Verdict, is_final: bool) -> Markup {
+fn verdict_html(v: &Verdict, is_final: bool, withheld: bool) -> Markup {
     let threshold = fr_percent(v.heard_threshold);
     let heard = v.best_heard_ratio.map(fr_percent);
     html! {
@@ -155,7 +155,11 @@ fn verdict_html(v: &Verdict, is_final: bool) -> Markup {
             @if v.productive {
                 li { "Réponse entendue à " (heard.clone().unwrap_or_default()) " (il faut plus de " (threshold) ")." }
                 li { "Pas de transfert vers un conseiller." }
-                li { "Pas de réitération comptée (même appelant rappelant le même jour)." }
+                @if withheld {
+                    li { "Numéro masqué : la réitération ne peut pas être vérifiée ; la règle en vigueur compte ces appels." }
+                } @else {
+                    li { "Pas de réitération comptée (même appelant rappelant le même jour)." }
+                }
                 li { "Durée d'interaction comptée dans les heures productives : " (duration(v.interaction_ms as i64)) "." }
             }
             @for m in &v.misses {
