@@ -21,8 +21,8 @@ mod error;
 mod headers;
 mod pages;
 mod requests;
-mod supervision;
 mod review;
+mod supervision;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::Arc;
