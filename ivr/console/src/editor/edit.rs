@@ -187,7 +187,7 @@ pub async fn form(State(state): State<AppState>, user: Authed, Path(slug): Path<
                     (duration(&f.answer))
                 }
                 h2 { "Écouter" }
-                audio id="ecoute" controls preload="none" src={ "/contenu/sujet/" (slug) "/ecouter.wav?v=" (&checked.digest[..12]) } {
+                audio id="ecoute" controls preload="none" aria-label="La réponse dite par la voix du service" src={ "/contenu/sujet/" (slug) "/ecouter.wav?v=" (&checked.digest[..12]) } {
                     a href={ "/contenu/sujet/" (slug) "/ecouter.wav" } { "Télécharger la réponse parlée" }
                 }
                 p { "Texte prononcé par la voix (après les corrections de prononciation) :" }

@@ -151,7 +151,7 @@ pub async fn page(State(state): State<AppState>, user: Authed) -> Result<Respons
                         input type="hidden" name="keys" value=(keys);
                         div class="stack" {
                             label for={ "t-" (id) } { "Formulation" }
-                            input id={ "t-" (id) } name="text" type="text" value=(text);
+                            input id={ "t-" (id) } name="text" type="text" maxlength="300" value=(text);
                         }
                         div class="stack" {
                             label for={ "s-" (id) } { "Sujet" }
