@@ -20,6 +20,9 @@ use nlu::knowledge::KnowledgeBase;
 use nlu::Matcher;
 use tower::ServiceExt;
 
+#[path = "../../../tests/support/postgres.rs"]
+mod postgres;
+
 struct Console {
     store: Store,
     app: Router,
@@ -42,9 +45,16 @@ fn shipped() -> ContentSnapshot {
 }
 
 impl Console {
+    /// A console on a fresh SQLite file.
     async fn new() -> Console {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(&format!("sqlite://{}", dir.path().join("c.sqlite").display())).await.unwrap();
+        let url = format!("sqlite://{}", dir.path().join("c.sqlite").display());
+        Console::on(&url, dir).await
+    }
+
+    /// A console on the database at `url` (`dir` lives as long as the console).
+    async fn on(url: &str, dir: tempfile::TempDir) -> Console {
+        let store = Store::connect(url).await.unwrap();
         let state = AppState::new(
             Some(store.clone()),
             ConsoleConfig::default(),
@@ -136,7 +146,27 @@ Pensez à déclarer tout changement de situation sur caf point f r.";
 
 #[tokio::test]
 async fn an_editor_drafts_and_a_publisher_publishes() {
-    let c = Console::new().await;
+    publish_flow(Console::new().await).await;
+}
+
+/// The same flows on PostgreSQL (a server of the test's own, one database per flow).
+#[tokio::test]
+async fn drafts_publication_and_inbox_on_postgres() {
+    let Some(pg) = postgres::OwnPostgres::start() else { return };
+    for (db, inbox) in [("editor_publish", false), ("editor_inbox", true)] {
+        let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&pg.url()).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {db}")).execute(&mut admin).await.unwrap();
+        let url = pg.url().replace("/postgres", &format!("/{db}"));
+        let c = Console::on(&url, tempfile::tempdir().unwrap()).await;
+        if inbox {
+            inbox_flow(c).await;
+        } else {
+            publish_flow(c).await;
+        }
+    }
+}
+
+async fn publish_flow(c: Console) {
     let editor = c.user("red.acteur", Role::Editor).await;
     let publisher = c.user("pub.lieur", Role::Publisher).await;
 
@@ -257,7 +287,10 @@ async fn roles_and_csrf_guard_every_change() {
 
 #[tokio::test]
 async fn the_inbox_groups_questions_and_teaches_the_draft() {
-    let c = Console::new().await;
+    inbox_flow(Console::new().await).await;
+}
+
+async fn inbox_flow(c: Console) {
     let editor = c.user("red.acteur", Role::Editor).await;
     let t0 = Utc::now() - Duration::hours(5);
     let mut events = Vec::new();
