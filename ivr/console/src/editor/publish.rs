@@ -81,6 +81,10 @@ async fn review_page(state: &AppState, user: &Authed, refused: Option<&[String]>
             }
         }
         p { "Brouillon modifié en dernier par " (draft.updated_by) " le " (paris(draft.updated_at)) ", comparé à la version publiée " (working.published_version().unwrap_or_default()) "." }
+        p {
+            "Pour entendre le brouillon dans un vrai appel avant de le publier, appelez le service au poste "
+            code { "brouillon" } " (réglage " code { "[content] draft_user" } ") : ces appels ne sont pas comptés."
+        }
         h2 { "Changements" }
         (diff::render(&changes))
         @if can_publish {
