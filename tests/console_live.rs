@@ -109,6 +109,7 @@ async fn supervisors_see_live_calls_and_their_crisis_switch_reaches_every_instan
     chrome.go(&format!("{base}/supervision")).await;
     let page = wait_page(&chrome, "Instances (2)", Duration::from_secs(30)).await;
     assert!(page.contains("Instances (2)") && page.contains("Aucun appel en cours"), "both instances, no call: {page}");
+    assert!(page.contains("<td>version 1</td>"), "the content version each instance runs: {page}");
 
     // A call of 10 s on instance A: on the page while it lasts, gone after.
     let long = format!("live-{pid}");
@@ -141,6 +142,7 @@ async fn supervisors_see_live_calls_and_their_crisis_switch_reaches_every_instan
     assert!(value(&after, "ivr_sip_responses_total", Some(("code", "200"))) > value(&before, "ivr_sip_responses_total", Some(("code", "200"))), "{after:?}");
     assert_eq!(value(&after, "ivr_calls_active", None), 0.0);
     assert_eq!(value(&after, "ivr_sip_up", None), 1.0);
+    assert_eq!(value(&after, "ivr_content_info", Some(("version", "1"))), 1.0, "{after:?}");
     assert!(value(&after, "ivr_accounting_events_recorded_total", None) >= 3.0, "started, answered, ended: {after:?}");
 
     // The crisis message from the console reaches both instances.

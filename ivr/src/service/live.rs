@@ -328,7 +328,7 @@ impl Supervision {
                     asr_queue: u32::try_from(service.pool.load().queued).unwrap_or(u32::MAX),
                     asr_p50_ms: p50,
                     asr_p95_ms: p95,
-                    content: None,
+                    content: Some(content_label()),
                 };
                 match store.heartbeat(&beat).await {
                     Ok(()) if failing => {
@@ -363,6 +363,14 @@ impl Supervision {
     }
 }
 
+/// The content version this process runs, as the live view and `/metrics` show it.
+fn content_label() -> String {
+    match super::content::version_gauge().load(Ordering::SeqCst) {
+        v if v <= 0 => "fichiers du dépôt".to_string(),
+        v => format!("version {v}"),
+    }
+}
+
 /// The metrics read at scrape time from their owners.
 pub fn install_sampler(service: &Arc<Service>, sip_up: Arc<AtomicBool>, telephony: ivr_telephony::server::SharedStats) {
     // Weak: the registry is the process's, and a strong reference would keep the service
@@ -370,6 +378,8 @@ pub fn install_sampler(service: &Arc<Service>, sip_up: Arc<AtomicBool>, telephon
     let service = Arc::downgrade(service);
     ivr_console::metrics::global().set_sampler(move || {
         let t = telephony.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        // 0: the repository's files (no version from the database).
+        ivr_console::metrics::global().set_content_version(Some(super::content::version_gauge().load(Ordering::SeqCst).to_string()));
         let Some(service) = service.upgrade() else {
             return ivr_console::metrics::Sample { sip_up: sip_up.load(Ordering::SeqCst), ..Default::default() };
         };
