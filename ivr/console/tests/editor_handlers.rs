@@ -416,3 +416,28 @@ async fn topics_are_added_and_retired_prompts_edited_and_instances_shown() {
     let (_, page) = c.get("/contenu/historique", &editor).await;
     assert!(page.contains("instances-alerte") && page.contains("ivr-b") && page.contains("échec du chargement"), "{page}");
 }
+
+#[tokio::test]
+async fn a_topic_shows_the_figures_of_its_answer() {
+    let c = Console::new().await;
+    let analyst = c.user("ana.lyste", Role::Analyst).await;
+    let t = Utc::now() - Duration::hours(2);
+    let events = vec![
+        Event::new("r1", t, EventKind::Started { flow: Flow::Choix2, caller: Caller::Withheld }),
+        Event::new("r1", t + Duration::seconds(1), EventKind::Answered),
+        Event::new("r1", t + Duration::seconds(9), EventKind::Question { transcript: "l'aah".into(), intent: "aah".into(), score: 0.9 }),
+        Event::new(
+            "r1",
+            t + Duration::seconds(25),
+            EventKind::Played { what: ivr_accounting::Playback::Answer("aah".into()), total_ms: 30_000, played_ms: 15_000 },
+        ),
+        Event::new("r1", t + Duration::seconds(25), EventKind::Ended { by: ivr_accounting::EndedBy::Caller }),
+    ];
+    let record = ivr_accounting::CallRecord::from_events(&events).unwrap();
+    c.store.write_batch(&[], &[record]).await.unwrap();
+    let (_, page) = c.get("/contenu/sujet/aah", &analyst).await;
+    assert!(page.contains("<strong>1</strong> réponse(s) jouée(s), écoute moyenne <strong>50 %</strong>"), "{page}");
+    assert!(page.contains("raccroché pendant la réponse <strong>100 %</strong>"), "{page}");
+    let (_, page) = c.get("/contenu", &analyst).await;
+    assert!(page.contains("50 %"));
+}

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::response::Html;
 use chrono::NaiveDate;
 use ivr_accounting::report::{self, Period, TopicFigures};
-use ivr_accounting::{paris_day, Sc32Rule};
+use ivr_accounting::paris_day;
 use maud::html;
 
 use super::topic_file;
@@ -42,8 +42,7 @@ pub(crate) fn action_fr(a: &str) -> &str {
 pub(crate) async fn topic_figures(state: &AppState) -> Result<HashMap<String, TopicFigures>, ConsoleError> {
     let today = paris_day(state.now());
     let from = today - chrono::Days::new(FIGURE_DAYS - 1);
-    // The topic figures do not depend on the SC3.2 rule; the default one is enough.
-    let r = report::build(state.store()?, &Sc32Rule::default(), from, today, Period::Month, None).await?;
+    let r = report::build(state.store()?, &state.accounting.sc32, from, today, Period::Month, None).await?;
     Ok(r.total.topics.into_iter().map(|t| (t.topic.clone(), t)).collect())
 }
 
