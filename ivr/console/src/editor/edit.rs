@@ -107,7 +107,7 @@ fn duration(answer: &str) -> Markup {
 
 fn topic_form(user: &Authed, action: &str, f: &TopicFields, new: bool, can_edit: bool) -> Markup {
     html! {
-        form method="post" action=(action) class="editor" data-check=[(!new).then(|| format!("{action}/verifier"))] {
+        form method="post" action=(action) class="editor" data-check=[(!new && can_edit).then(|| format!("{action}/verifier"))] {
             input type="hidden" name="csrf" value=(user.csrf);
             @if new {
                 label for="slug" { "Identifiant (minuscules et tirets, nom du fichier)" }
