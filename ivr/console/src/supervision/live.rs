@@ -12,7 +12,7 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
 use ivr_accounting::supervision::last_hour;
-use ivr_accounting::{InstanceBeat, Sc32Rule, SwitchState};
+use ivr_accounting::{InstanceBeat, SwitchState};
 use maud::{html, Markup};
 
 use super::{tabs, ROLES};
@@ -81,7 +81,8 @@ async fn load(state: &AppState) -> Result<Live, ConsoleError> {
         .into_iter()
         .map(|c| (c.instance, if c.ok { format!("version {}", c.version) } else { format!("version {} (échec)", c.version) }))
         .collect();
-    let figures = last_hour(store, &Sc32Rule::default(), now).await?;
+    // The service's `[accounting]` rule: the same counting as `ivr report` and the dashboards.
+    let figures = last_hour(store, &state.accounting.sc32, now).await?;
     let switches = store.switch_state().await?;
     Ok(Live { now, instances, contents, figures, switches })
 }
