@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use axum::extract::State;
 use axum::response::Html;
 use chrono::NaiveDate;
-use ivr_accounting::report::{self, Period, TopicFigures};
 use ivr_accounting::paris_day;
+use ivr_accounting::report::{self, Period, TopicFigures};
 use maud::html;
 
 use super::topic_file;
