@@ -133,7 +133,7 @@ fn fragment_html(live: &Live) -> Markup {
                 th scope="col" { "Transférés" } th scope="col" { "Abandonnés" }
             } }
             tbody { tr {
-                td { (f.calls) } td { (format!("{per_minute:.1}").replace('.', ",")) } td { (f.answered_by_bot) } td { (f.transferred) } td { (f.abandoned) }
+                td { (f.calls) } td { (format!("{per_minute:.2}").replace('.', ",")) } td { (f.answered_by_bot) } td { (f.transferred) } td { (f.abandoned) }
             } }
         }
         h2 { "Instances (" (live.instances.len()) ")" }
