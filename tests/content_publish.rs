@@ -113,19 +113,27 @@ impl Instance {
 
     /// [`Instance::ask`] dialling `number` (the Request-URI user).
     fn ask_number(&self, dir: &Path, call: &str, number: &str) -> Result<u64, String> {
+        // Synthetic speech on a loaded machine is now and then misheard: one more try.
+        match self.ask_once(dir, call, number, 1) {
+            Ok(ms) => Ok(ms),
+            Err(first) => self.ask_once(dir, call, number, 2).map_err(|second| format!("{first}\n--- second try ---\n{second}")),
+        }
+    }
+
+    fn ask_once(&self, dir: &Path, call: &str, number: &str, attempt: u32) -> Result<u64, String> {
         let speech = speak(QUESTION, dir, call);
         let pcap = dir.join(format!("{call}.pcap"));
         let speech_ms = speech.len() as u32 / 8;
         write_pcap(&pcap, &speech, 300, 12000);
-        let call_id = format!("{call}-{}", std::process::id());
+        let call_id = format!("{call}-{}-a{attempt}", std::process::id());
         // The caller hangs up a few seconds into the answer: the stopped play still reports
         // the clip's whole length.
-        let steps = [Step::Pause(1500), Step::Audio(pcap), Step::Pause(300 + speech_ms + 12000)];
+        let steps = [Step::Pause(1500), Step::Audio(pcap), Step::Pause(300 + speech_ms + 16000)];
         let xml = scenario("0612345678", 2, &steps).replacen("INVITE sip:3230@", &format!("INVITE sip:{number}@"), 1);
         let sf = dir.join(format!("{call}.xml"));
         std::fs::write(&sf, xml).expect("write scenario");
         let cid = format!("{call_id}-%u-%p@%s");
-        let (ok, logs) = run_sipp(self.port, &sf, &["-cid_str", &cid], Duration::from_secs(45), &["errors.log"]);
+        let (ok, logs) = run_sipp(self.port, &sf, &["-cid_str", &cid], Duration::from_secs(50), &["errors.log"]);
         let key = format!("\"key\":\"answer/{SLUG}\"");
         let end = Instant::now() + Duration::from_secs(5);
         loop {
@@ -273,6 +281,31 @@ fn a_published_answer_reaches_every_instance_and_a_rollback_brings_the_old_one_b
     assert!(!versions.lines().any(|l| l.split_whitespace().next() == Some("4")), "nothing stored for a refused import: {versions}");
     for i in [&a, &b] {
         assert_eq!(i.health_version(), Some(3));
+    }
+    // A version that reaches the instances broken (stored without the checker's verdict,
+    // as another tool could) is not loaded: each instance keeps version 3, says why in its
+    // log and in its report.
+    let mut bad = runtime.block_on(store.content_version(3)).expect("read version 3").expect("version 3").1;
+    bad.files.insert(format!("knowledge/{SLUG}.toml"), broken.clone());
+    let bad_id = runtime.block_on(store.create_content_version(&bad, "test", "cassée", &[], Utc::now())).expect("store the broken version");
+    runtime.block_on(store.publish_content_version(bad_id, "test", Utc::now())).expect("publish it");
+    for i in [&a, &b] {
+        assert!(i.wait_log("content version not loaded", Duration::from_secs(60)), "no refusal logged: {}", i.log_text());
+        assert_eq!(i.health_version(), Some(3));
+    }
+    // The report follows the log line: waited for, bounded.
+    let end = Instant::now() + Duration::from_secs(10);
+    let reports = loop {
+        let reports = runtime.block_on(store.instance_contents()).expect("instance reports");
+        if reports.iter().filter(|r| r.version == bad_id).count() == 2 || Instant::now() > end {
+            break reports;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(reports.len(), 2, "{reports:?}");
+    for r in &reports {
+        assert_eq!((r.version, r.ok), (bad_id, false), "{r:?}");
+        assert!(r.detail.contains(&format!("knowledge/{SLUG}.toml:")), "{r:?}");
     }
     eprintln!("content publication test: {:.1} s", started.elapsed().as_secs_f64());
 }

@@ -370,8 +370,22 @@ impl Watcher {
             if published == tried {
                 continue;
             }
+            // A database error is retried at the next poll; a version that cannot be loaded
+            // (missing, or refused by the checker or the renderer) waits for another publication.
+            let snap = match self.store.content_version(published).await {
+                Ok(Some((_, snap))) => Ok(snap),
+                Ok(None) => Err(anyhow::anyhow!("content version {published} does not exist")),
+                Err(e) => {
+                    tracing::warn!(version = published, error = %e, "content: cannot read the published version, retried at the next poll");
+                    continue;
+                }
+            };
             tried = published;
-            let (ok, detail) = match self.load(published).await {
+            let loaded = match snap {
+                Ok(snap) => self.load(published, snap).await,
+                Err(e) => Err(e),
+            };
+            let (ok, detail) = match loaded {
                 Ok(loaded) => {
                     slot.swap(Arc::new(loaded));
                     tracing::info!(version = published, "content version loaded");
@@ -387,10 +401,7 @@ impl Watcher {
         }
     }
 
-    async fn load(&self, id: i64) -> anyhow::Result<LoadedContent> {
-        let Some((_, snap)) = self.store.content_version(id).await? else {
-            bail!("content version {id} does not exist");
-        };
+    async fn load(&self, id: i64, snap: ContentSnapshot) -> anyhow::Result<LoadedContent> {
         let cache = self.cache.clone();
         let base = self.base.clone();
         tokio::task::spawn_blocking(move || cache.load(id, &snap, base)).await.context("content loader stopped")?
