@@ -526,6 +526,8 @@ mod tests {
         assert_eq!((acc.requests.handled_days, acc.requests.max_days), (30, 90));
         assert_eq!(acc.db_url, "sqlite://x.sqlite");
         assert_eq!(tables.caller_id().unwrap().trust_pai_from, vec!["*".to_string()]);
+        let content = tables.content().unwrap();
+        assert_eq!((content.poll_ms, content.draft_user.as_str()), (2000, "brouillon"));
     }
 
     #[test]
