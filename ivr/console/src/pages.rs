@@ -53,14 +53,14 @@ pub fn layout(title: &str, user: Option<&Authed>, body: Markup) -> Html<String> 
                                 @if matches!(u.account.role, Role::Agent | Role::Supervisor) {
                                     li { a href="/demandes" { "Demandes" } }
                                 }
+                                @if matches!(u.account.role, Role::Supervisor | Role::Admin) {
+                                    li { a href="/supervision" { "Supervision" } }
+                                }
                                 @if matches!(u.account.role, Role::Analyst | Role::Supervisor | Role::Admin) {
                                     li { a href="/tableaux" { "Tableaux de bord" } }
                                 }
                                 @if matches!(u.account.role, Role::Supervisor | Role::Admin) {
                                     li { a href="/appels" { "Écoute qualité" } }
-                                }
-                                @if matches!(u.account.role, Role::Supervisor | Role::Admin) {
-                                    li { a href="/supervision" { "Supervision" } }
                                 }
                                 @if u.account.role == Role::Admin {
                                     li { a href="/journal" { "Journal d'audit" } }
@@ -134,14 +134,14 @@ pub async fn home(user: Authed) -> Html<String> {
                 @if matches!(role, Role::Agent | Role::Supervisor) {
                     li { a href="/demandes" { "Demandes de rappel et d'attestation à traiter" } }
                 }
+                @if matches!(role, Role::Supervisor | Role::Admin) {
+                    li { a href="/supervision" { "Supervision en direct, messages et calendrier d'ouverture" } }
+                }
                 @if matches!(role, Role::Analyst | Role::Supervisor | Role::Admin) {
                     li { a href="/tableaux" { "Tableaux de bord : heures productives SC3.2, déflection, transferts, exports" } }
                 }
                 @if matches!(role, Role::Supervisor | Role::Admin) {
                     li { a href="/appels" { "Écoute qualité : les appels d'un jour et leur déroulé" } }
-                }
-                @if matches!(role, Role::Supervisor | Role::Admin) {
-                    li { a href="/supervision" { "Supervision en direct, messages et calendrier d'ouverture" } }
                 }
                 @if role == Role::Admin {
                     li { a href="/journal" { "Journal d'audit" } }

@@ -136,8 +136,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let bound = sip.local_addr()?;
         let ep_cfg = EndpointConfig::from_config(&cfg, bound.port(), saturation);
         let mut accounting_writer = None;
-        let mut conv_service = None;
         let mut content_watch = None;
+        let mut conv_service = None;
         let app: Arc<dyn Application> = match args.app {
             AppKind::Script => Arc::new(FixedScript {
                 greeting: load_prompt(&cfg, &cfg.prompts.greeting).unwrap_or_else(|| {
@@ -196,15 +196,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         };
         ivr_telephony::server::run_published(ep_cfg, sip, cfg.listen.ip(), app, shutdown, telephony_stats).await?;
         sip_up.store(false, Ordering::SeqCst);
+        if let Some(w) = content_watch {
+            w.abort();
+        }
         if let Some(s) = supervision {
             s.stop().await;
         }
         // The last references to the service go before the flush: the accounting writer ends
         // with the last recorder clone.
         drop(conv_service);
-        if let Some(w) = content_watch {
-            w.abort();
-        }
         if let Some(http) = http {
             http.stop().await;
         }

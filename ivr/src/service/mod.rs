@@ -177,7 +177,13 @@ impl Service {
         let switches = Mutex::new(SwitchesFile::new(&opts.switches));
         {
             let now = content.get();
-            tracing::info!(content_version = now.version, clips = now.clips.len(), topics = now.dialogue.topics.len(), workers = opts.asr_workers, "conversation service ready");
+            tracing::info!(
+                content_version = now.version,
+                clips = now.clips.len(),
+                topics = now.dialogue.topics.len(),
+                workers = opts.asr_workers,
+                "conversation service ready"
+            );
         }
         let accounting_db = accounting.is_some();
         let service = Service {

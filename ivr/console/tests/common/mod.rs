@@ -206,7 +206,12 @@ impl Served {
 
 /// The state of a console on `store`, no TLS, SIP marked up.
 pub fn state(store: ivr_accounting::Store) -> AppState {
-    AppState::new(Some(store), ConsoleConfig::default(), false, Health { version: "test", sip_up: Arc::new(AtomicBool::new(true)), content_version: Default::default() })
+    AppState::new(
+        Some(store),
+        ConsoleConfig::default(),
+        false,
+        Health { version: "test", sip_up: Arc::new(AtomicBool::new(true)), content_version: Default::default() },
+    )
 }
 
 /// Where a browser test's screenshots go: `target/<profile>/tmp/<name>/`.
