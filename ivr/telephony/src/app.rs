@@ -61,9 +61,11 @@ pub enum CallEvent {
     /// acknowledged never starts; nothing is told of it).
     Started(CallInfo),
     /// 20 ms of decoded caller audio at 8 kHz (160 samples), after the jitter buffer.
-    /// `at` is the media tick that took it out of the buffer: the frame's place on the
-    /// call's timeline even when the application reads it late (a busy CPU), so audio
-    /// and the times the application derives from it stay aligned.
+    /// `at` is the frame's place on the call's timeline: frames played without a break
+    /// are 20 ms apart even when a stall made several come out in one tick, and after a
+    /// pause of the sender the next one is placed at the tick that took it. The
+    /// application reads it late (a busy CPU) or early (a catch-up) and still places the
+    /// audio, and the pauses it measures, where they were.
     Audio {
         samples: Vec<i16>,
         at: std::time::Instant,

@@ -113,6 +113,10 @@ pub enum ReferState {
 
 pub type Outbox = VecDeque<Output>;
 
+/// Caller frames delivered at most per media tick while catching up after a stall
+/// (5 × 20 ms: a one-second backlog is gone in a quarter of a second).
+const MAX_FRAMES_PER_TICK: usize = 5;
+
 /// Half of the 20 ms media tick.
 const TICK_LOOKAHEAD: Duration = Duration::from_millis(10);
 
@@ -305,9 +309,16 @@ impl Call {
         for (to, bytes) in pkts {
             out.push_back(Output::Rtp { port, to, bytes });
         }
-        if let Some(audio) = self.stream.pull_audio() {
+        // One frame per tick; after a stall (a busy CPU skipped ticks, the network sent a
+        // burst) the frames held beyond the delay target go out now as well, a few per
+        // tick, so the caller's words all reach the application and none is shed.
+        for _ in 0..MAX_FRAMES_PER_TICK {
+            let Some((audio, at)) = self.stream.pull_audio_at(now) else { break };
             if cfg.deliver_audio {
-                self.event(out, CallEvent::Audio { samples: audio, at: now });
+                self.event(out, CallEvent::Audio { samples: audio, at });
+            }
+            if self.stream.audio_backlog() == 0 {
+                break;
             }
         }
     }

@@ -30,8 +30,10 @@ pub struct JitterStats {
     pub late: u64,
     pub lost: u64,
     pub duplicates: u64,
-    /// Frames dropped to shrink the delay after a jitter spike.
-    pub shed: u64,
+    /// Frames taken out while more than the delay target was held (after a stall or a
+    /// burst: the caller's words, which the reader catches up on rather than dropping
+    /// them; see [`JitterBuffer::backlog`]).
+    pub caught_up: u64,
     /// Times the sender's renumbered stream was followed (RFC 3550 A.1).
     pub resyncs: u64,
     /// Packets dropped because the buffer was full (or the payload oversized).
@@ -107,6 +109,16 @@ impl JitterBuffer {
 
     pub fn jitter_ms(&self) -> f64 {
         self.jitter_ms
+    }
+
+    /// Frames held beyond the delay target: after a stall of the reader (a busy CPU) or a
+    /// burst from the network, the reader takes these at once to catch up.
+    pub fn backlog(&self) -> usize {
+        if self.playing {
+            self.packets.len().saturating_sub(self.target)
+        } else {
+            0
+        }
     }
 
     /// Packets and payload bytes held now.
@@ -214,13 +226,11 @@ impl JitterBuffer {
             self.playing = true;
             self.next = self.packets.keys().next().copied();
         }
-        // Too much buffered after a spike calmed down: shed the oldest frame.
-        if self.packets.len() > self.target + 2 {
-            if let Some(k) = self.packets.keys().next().copied() {
-                self.take(k);
-                self.stats.shed += 1;
-                self.next = Some(k + 1);
-            }
+        // More than the target buffered (after a stall or a burst): these frames are
+        // the caller's words, so they are not shed to shrink the delay; the reader
+        // catches up by taking several per tick (see `backlog`).
+        if self.packets.len() > self.target {
+            self.stats.caught_up += 1;
         }
         let next = self.next?;
         if let Some(p) = self.take(next) {
@@ -410,5 +420,35 @@ mod tests {
         }
         assert_eq!(jb.held(), (1, 160));
         assert_eq!(jb.stats.duplicates, 999);
+    }
+
+    #[test]
+    fn a_stalled_reader_catches_up_on_every_frame() {
+        // The reader (the media tick) stalls 300 ms while packets keep coming: when it
+        // resumes, every frame is still there, in order, none shed to shrink the delay.
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new();
+        let mut seen = Vec::new();
+        for i in 0..4u16 {
+            jb.push(ms(t0, u64::from(i) * 20), i, u32::from(i) * 160, vec![i as u8; 160]);
+        }
+        while let Some(Frame::Audio(p)) = jb.pop() {
+            seen.push(p[0]);
+            if jb.backlog() == 0 {
+                break;
+            }
+        }
+        for i in 4..24u16 {
+            jb.push(ms(t0, u64::from(i) * 20), i, u32::from(i) * 160, vec![i as u8; 160]);
+        }
+        assert!(jb.backlog() >= 15, "the stall left a backlog: {}", jb.backlog());
+        while let Some(f) = jb.pop() {
+            match f {
+                Frame::Audio(p) => seen.push(p[0]),
+                other => panic!("a frame was lost: {other:?}"),
+            }
+        }
+        assert_eq!(seen, (0..24u8).collect::<Vec<_>>());
+        assert!(jb.stats.caught_up > 0 && jb.stats.lost == 0, "{:?}", jb.stats);
     }
 }

@@ -22,6 +22,8 @@ use super::{g711, rtcp};
 use crate::sdp::{Codec, Direction, Negotiated};
 
 const RTCP_INTERVAL: Duration = Duration::from_secs(5);
+/// One caller frame (G.711 at 8 kHz, 160 samples).
+const FRAME: Duration = Duration::from_millis(20);
 
 #[derive(Debug)]
 pub struct RtpStream {
@@ -51,6 +53,8 @@ pub struct RtpStream {
     pub signalling_ip: Option<IpAddr>,
     /// Datagrams (RTP or RTCP) dropped because they came from another source.
     pub rejected_source: u64,
+    /// Where the next caller frame sits on the call's timeline (see [`RtpStream::pull_audio_at`]).
+    next_slot: Option<Instant>,
 }
 
 /// Which source the stream takes media from.
@@ -95,6 +99,7 @@ impl RtpStream {
             latching: true,
             signalling_ip: None,
             rejected_source: 0,
+            next_slot: None,
         }
     }
 
@@ -190,6 +195,26 @@ impl RtpStream {
         }
         self.jitter.push(now, seq, pkt.timestamp(), pkt.payload().to_vec());
         Received::Nothing
+    }
+
+    /// Frames of caller audio waiting beyond the jitter buffer's delay target.
+    pub fn audio_backlog(&self) -> usize {
+        self.jitter.backlog()
+    }
+
+    /// The next 20 ms of decoded caller audio and its place on the call's timeline.
+    /// Frames played without a break are 20 ms apart whenever the reader takes them (a
+    /// catch-up after a stall keeps each in its place, so the application measures the
+    /// caller's pauses, not the CPU's); after the buffer ran empty (the sender paused) or
+    /// before it first played, the next frame is placed at `now`.
+    pub fn pull_audio_at(&mut self, now: Instant) -> Option<(Vec<i16>, Instant)> {
+        let Some(audio) = self.pull_audio() else {
+            self.next_slot = None;
+            return None;
+        };
+        let at = self.next_slot.filter(|t| *t <= now).unwrap_or(now);
+        self.next_slot = Some(at + FRAME);
+        Some((audio, at))
     }
 
     /// The next 20 ms of decoded caller audio, if the jitter buffer is playing.
@@ -386,5 +411,44 @@ mod tests {
         assert_eq!(s.on_datagram(t0, moved, &key(90, 1, 5)), Received::Dtmf('5'));
         assert_eq!(s.source_lock(), SourceLock::Sdp(moved));
         assert_eq!(s.on_datagram(t0, nat, &key(77, 2, 6)), Received::Nothing);
+    }
+
+    #[test]
+    fn frames_keep_their_places_on_the_timeline_through_a_stall_and_a_pause() {
+        let t0 = Instant::now();
+        let mut s = stream(t0);
+        let sdp: SocketAddr = SDP_ADDR.parse().unwrap();
+        let at = |m: u64| t0 + Duration::from_millis(m);
+        // Four frames arrive 20 ms apart; the reader takes one per 20 ms tick.
+        let mut placed = Vec::new();
+        for i in 0..4u16 {
+            s.on_datagram(at(u64::from(i) * 20), sdp, &rtp(0, 1, i, &[0xff; 160]));
+        }
+        let mut tick = 80;
+        while let Some((_, t)) = s.pull_audio_at(at(tick)) {
+            placed.push(t);
+            tick += 20;
+            if s.audio_backlog() == 0 && placed.len() >= 2 {
+                break;
+            }
+        }
+        // A stall: ten more frames wait while no tick runs, then come out in one go.
+        for i in 4..14u16 {
+            s.on_datagram(at(100 + u64::from(i) * 20), sdp, &rtp(0, 1, i, &[0xff; 160]));
+        }
+        let late = at(400);
+        while let Some((_, t)) = s.pull_audio_at(late) {
+            placed.push(t);
+        }
+        let gaps: Vec<u128> = placed.windows(2).map(|w| (w[1] - w[0]).as_millis()).collect();
+        assert!(gaps.iter().all(|g| *g == 20), "frames 20 ms apart whatever the reader's stall: {gaps:?}");
+        assert!(placed.iter().all(|t| *t <= late), "never placed ahead of the reader");
+        // The sender paused (the buffer ran empty): the next talkspurt starts where it is read.
+        assert!(s.pull_audio_at(at(420)).is_none());
+        for i in 14..26u16 {
+            s.on_datagram(at(2000 + u64::from(i - 14) * 20), sdp, &rtp(0, 1, i, &[0xff; 160]));
+        }
+        let resumed = (0..10).find_map(|k| s.pull_audio_at(at(2060 + k * 20))).map(|(_, t)| t);
+        assert!(resumed.is_some_and(|t| t >= at(2060)), "placed at the tick that took it: {resumed:?}");
     }
 }
