@@ -82,13 +82,32 @@ pub struct InboxMark {
 const DICTATION_PROMPT_SUFFIX: &str = "_collect";
 /// Said when the caller is silent, also during a dictation: it neither opens nor closes one.
 const SILENCE_PROMPT: &str = "silence_reask";
+/// The question that offers two topics ("pour A, dites le premier…").
+const CLARIFY_PROMPT: &str = "clarify";
+
+/// The prompt id of a played key as the events store it ("prompt/clarify#0" → "clarify",
+/// "prompt/silence_reask" → "silence_reask").
+fn prompt_id(key: &str) -> &str {
+    let id = key.strip_prefix("prompt/").unwrap_or(key);
+    id.split('#').next().unwrap_or(id)
+}
+
+/// Whether a topic question asked at `at` was offered by the clarify question and never
+/// answered: the clarify prompt played after it (before `next`, the next question) and no
+/// answer played afterwards until the call ended. The caller gave up, or the keypad menu
+/// or an agent took over: the bot did not give an answer, so the question belongs in the
+/// inbox like a `@none`.
+fn unresolved_clarify(plays: &[crate::record::Play], at: DateTime<Utc>, next: Option<DateTime<Utc>>) -> bool {
+    let offered = plays.iter().any(|p| p.at > at && next.is_none_or(|n| p.at <= n) && matches!(&p.what, Playback::Prompt(k) if prompt_id(k) == CLARIFY_PROMPT));
+    offered && !plays.iter().any(|p| p.at > at && matches!(p.what, Playback::Answer(_)))
+}
 
 /// Whether a question asked at `at` answers a procedure's request for details: the last
 /// playback before it (the silence re-ask aside) is a prompt opening a dictation. Such
 /// words are personal data, not a question: they never reach the inbox (DESIGN §8).
 fn is_dictation<'a>(plays: impl Iterator<Item = (DateTime<Utc>, &'a Playback)>, at: DateTime<Utc>) -> bool {
-    let last = plays.filter(|(t, p)| *t <= at && !matches!(p, Playback::Prompt(id) if id == SILENCE_PROMPT)).max_by_key(|(t, _)| *t);
-    matches!(last, Some((_, Playback::Prompt(id))) if id.ends_with(DICTATION_PROMPT_SUFFIX))
+    let last = plays.filter(|(t, p)| *t <= at && !matches!(p, Playback::Prompt(k) if prompt_id(k) == SILENCE_PROMPT)).max_by_key(|(t, _)| *t);
+    matches!(last, Some((_, Playback::Prompt(k))) if prompt_id(k).ends_with(DICTATION_PROMPT_SUFFIX))
 }
 
 /// The part of a stored record body this module reads (the rest is ignored).
@@ -105,20 +124,22 @@ fn at_ms(ms: i64) -> Result<DateTime<Utc>> {
 type TextRow = (String, i64, Option<String>);
 
 impl Store {
-    /// Questions with intent `@none` asked in `from..to` (instants), oldest first: from the
-    /// records of ended calls (transcripts joined back while kept) and from the events of
-    /// calls not recorded yet.
+    /// Questions the bot gave no answer to, asked in `from..to` (instants), oldest first:
+    /// `@none` from the records of ended calls (transcripts joined back while kept) and
+    /// from the events of calls not recorded yet, and, in ended calls, topic questions
+    /// offered by the clarify question that the caller never resolved.
     pub async fn unanswered_questions(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<UnansweredQuestion>> {
         // Records are stored per Paris day: read the days around the window, then cut exactly.
         let (d1, d2) = (day_text(paris_day(from) - chrono::Days::new(1)), day_text(paris_day(to)));
-        // Only bodies that hold an unanswered question are parsed.
+        // Only bodies that hold an unanswered question or a clarify question are parsed.
         let pattern = format!("%\"intent\":\"{UNANSWERED_INTENT}\"%");
+        let clarify = format!("%prompt/{CLARIFY_PROMPT}#%");
         let (bodies, texts, events): (Vec<String>, Vec<TextRow>, Vec<String>) = on_pool!(&self.pool, p => {
-            let b = sqlx::query("SELECT body FROM call_records WHERE day >= $1 AND day <= $2 AND body LIKE $3 ORDER BY day, seq")
-                .bind(&d1).bind(&d2).bind(&pattern).fetch_all(p).await?
+            let b = sqlx::query("SELECT body FROM call_records WHERE day >= $1 AND day <= $2 AND (body LIKE $3 OR body LIKE $4) ORDER BY day, seq")
+                .bind(&d1).bind(&d2).bind(&pattern).bind(&clarify).fetch_all(p).await?
                 .iter().map(|r| r.try_get::<String, _>("body")).collect::<std::result::Result<Vec<_>, _>>()?;
-            let t = sqlx::query_as("SELECT t.call_id, t.idx, t.text FROM transcripts t JOIN call_records r ON r.call_id = t.call_id WHERE r.day >= $1 AND r.day <= $2 AND r.body LIKE $3")
-                .bind(&d1).bind(&d2).bind(&pattern).fetch_all(p).await?;
+            let t = sqlx::query_as("SELECT t.call_id, t.idx, t.text FROM transcripts t JOIN call_records r ON r.call_id = t.call_id WHERE r.day >= $1 AND r.day <= $2 AND (r.body LIKE $3 OR r.body LIKE $4)")
+                .bind(&d1).bind(&d2).bind(&pattern).bind(&clarify).fetch_all(p).await?;
             let e = sqlx::query("SELECT body FROM call_events WHERE call_id IN (SELECT call_id FROM call_events WHERE day >= $1 AND day <= $2) ORDER BY id")
                 .bind(&d1).bind(&d2).fetch_all(p).await?
                 .iter().map(|r| r.try_get::<String, _>("body")).collect::<std::result::Result<Vec<_>, _>>()?;
@@ -134,7 +155,9 @@ impl Store {
         for b in &bodies {
             let rec = serde_json::from_str::<BodyRecord>(b)?.record;
             for (i, q) in rec.questions.iter().enumerate() {
-                if q.intent == UNANSWERED_INTENT && !is_dictation(rec.plays.iter().map(|p| (p.at, &p.what)), q.at) {
+                let next = rec.questions.get(i + 1).map(|n| n.at);
+                let unanswered = q.intent == UNANSWERED_INTENT || (!q.intent.starts_with('@') && unresolved_clarify(&rec.plays, q.at, next));
+                if unanswered && !is_dictation(rec.plays.iter().map(|p| (p.at, &p.what)), q.at) {
                     let transcript = text_of.remove(&(rec.call_id.clone(), i as i64));
                     out.push(UnansweredQuestion { call_id: rec.call_id.clone(), at: q.at, flow: rec.flow, transcript, score: q.score });
                 }

@@ -1,6 +1,7 @@
 //! The unanswered-questions inbox on both databases: `@none` questions read back from
 //! recorded calls (with their transcript while kept, without once purged) and from calls
-//! still open, other intents left out, the window respected; marks stored and replaced.
+//! still open, other intents left out but for a clarify question never resolved, details
+//! dictated to a procedure never in, the window respected; marks stored and replaced.
 
 mod common;
 
@@ -46,24 +47,49 @@ async fn run(url: &str) {
     ));
     open_dictation.push(Event::new("c5", at(4, 10, 20), EventKind::Question { transcript: "Claire Martin".into(), intent: "@none".into(), score: 0.0 }));
     let open: Vec<Event> = open.into_iter().chain(open_dictation).collect();
-    let records = [CallRecord::from_events(&done).unwrap(), CallRecord::from_events(&other).unwrap(), CallRecord::from_events(&dictated).unwrap()];
+    // Keys as the service stores them ("prompt/<id>", "#<part>"): a clarify question the
+    // caller never resolved is unanswered (c6); resolved, it is not (c7); a silence re-ask
+    // inside a dictation keeps the dictation out (c8).
+    let played = |call: &str, key: &str, t| Event::new(call, t, EventKind::Played { what: Playback::Prompt(key.into()), total_ms: 3000, played_ms: 3000 });
+    let mut gave_up = call("c6", Flow::Choix2, at(3, 11, 0), &[("comment jeter les charges l'application", "application-mobile")], true);
+    gave_up.insert(3, played("c6", "prompt/clarify#0", at(3, 11, 0) + Duration::seconds(14)));
+    gave_up.insert(4, played("c6", "prompt/clarify#2", at(3, 11, 0) + Duration::seconds(18)));
+    let mut resolved = call("c7", Flow::Choix2, at(3, 12, 0), &[("le ressort", "rsa")], true);
+    resolved.insert(3, played("c7", "prompt/clarify#0", at(3, 12, 0) + Duration::seconds(14)));
+    resolved.insert(
+        4,
+        Event::new("c7", at(3, 12, 0) + Duration::seconds(40), EventKind::Played { what: Playback::Answer("rsa".into()), total_ms: 20000, played_ms: 20000 }),
+    );
+    let mut keyed = call("c8", Flow::Choix2, at(3, 13, 0), &[], true);
+    keyed.insert(2, played("c8", "prompt/callback_collect", at(3, 13, 5)));
+    keyed.insert(3, played("c8", "prompt/silence_reask", at(3, 13, 15)));
+    keyed.insert(4, Event::new("c8", at(3, 13, 20), EventKind::Question { transcript: "Paul Durand".into(), intent: "@none".into(), score: 0.0 }));
+    let records = [
+        CallRecord::from_events(&done).unwrap(),
+        CallRecord::from_events(&other).unwrap(),
+        CallRecord::from_events(&dictated).unwrap(),
+        CallRecord::from_events(&gave_up).unwrap(),
+        CallRecord::from_events(&resolved).unwrap(),
+        CallRecord::from_events(&keyed).unwrap(),
+    ];
     store.write_batch(&open, &records).await.unwrap();
 
     let all = store.unanswered_questions(at(1, 0, 0), at(10, 0, 0)).await.unwrap();
-    assert_eq!(all.len(), 3, "{all:?}");
+    assert_eq!(all.len(), 4, "{all:?}");
     assert_eq!((all[0].call_id.as_str(), all[0].flow, all[0].transcript.as_deref()), ("c1", Flow::Choix2, Some("la météo de demain")));
     assert_eq!(all[0].at, at(2, 9, 0) + Duration::seconds(10));
     assert_eq!((all[1].call_id.as_str(), all[1].transcript.as_deref()), ("c4", Some("la météo")), "after the procedure's end, a question again");
-    assert_eq!((all[2].call_id.as_str(), all[2].flow, all[2].transcript.as_deref()), ("c3", Flow::Choix3, Some("ma carte vitale")));
+    assert_eq!((all[2].call_id.as_str(), all[2].transcript.as_deref()), ("c6", Some("comment jeter les charges l'application")), "clarify never resolved");
+    assert_eq!((all[3].call_id.as_str(), all[3].flow, all[3].transcript.as_deref()), ("c3", Flow::Choix3, Some("ma carte vitale")));
     // The window is exact, not by day.
     let later = store.unanswered_questions(at(2, 9, 1), at(10, 0, 0)).await.unwrap();
-    assert_eq!(later.iter().map(|q| q.call_id.as_str()).collect::<Vec<_>>(), vec!["c4", "c3"]);
+    assert_eq!(later.iter().map(|q| q.call_id.as_str()).collect::<Vec<_>>(), vec!["c4", "c6", "c3"]);
 
     // Past the transcripts' retention the question still counts, without its words.
     let cfg = AccountingConfig { transcript_retention_days: 1, ..AccountingConfig::default() };
     days::purge(&store, &cfg, at(9, 12, 0)).await.unwrap();
     let purged = store.unanswered_questions(at(1, 0, 0), at(10, 0, 0)).await.unwrap();
-    assert_eq!(purged.len(), 3);
+    assert_eq!(purged.len(), 4);
     assert_eq!(purged[0].transcript, None);
 
     // Marks: stored, replaced by a later decision, newest first.
