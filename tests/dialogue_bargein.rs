@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use ivr_dialogue::audio::{read_wav, resample};
-use ivr_dialogue::endpointing::{EndpointConfig, EndpointEvent, Endpointer};
+use ivr_dialogue::endpointing::{EndpointEvent, Endpointer, EndpointingConfig};
 use ivr_speech::vad::{default_weights_path, probabilities, SileroVad};
 
 const RATE: f32 = 16_000.0;
@@ -78,7 +78,7 @@ fn noise_set() -> Vec<(String, Vec<f32>)> {
 /// Run the endpointer over a clip "under a prompt": returns the barge-in time, if any,
 /// and the time of the first voiced frame.
 fn barge_in(probs: &[f32], barge_in_ms: u64) -> (Option<u64>, Option<u64>) {
-    let cfg = EndpointConfig { frame_ms: FRAME_MS, barge_in_ms, ..EndpointConfig::default() };
+    let cfg = EndpointingConfig { frame_ms: FRAME_MS, barge_in_ms, ..EndpointingConfig::default() };
     let threshold = cfg.threshold;
     let mut ep = Endpointer::new(cfg);
     ep.set_playing(Some(true));
@@ -112,7 +112,7 @@ fn false_and_true_barge_ins_with_silero() {
         speech.push(probabilities(&vad, &f).unwrap());
     }
     // The default and shorter settings, to see the margin against false barge-ins.
-    for barge_in_ms in [EndpointConfig::default().barge_in_ms, 160, 128] {
+    for barge_in_ms in [EndpointingConfig::default().barge_in_ms, 160, 128] {
         let false_hits: Vec<&str> = noises.iter().filter(|(_, p)| barge_in(p, barge_in_ms).0.is_some()).map(|(n, _)| n.as_str()).collect();
         let mut latencies: Vec<u64> = speech
             .iter()
@@ -138,7 +138,7 @@ fn false_and_true_barge_ins_with_silero() {
         assert!(false_hits.len() * 10 <= noises.len(), "more than 10 % false barge-ins: {false_hits:?}");
         assert!(speech.len() >= 20 && detected * 10 >= speech.len() * 9, "speech barge-ins {detected}/{}", speech.len());
         assert!(pct(50) <= barge_in_ms + FRAME_MS, "median barge-in {} ms after onset", pct(50));
-        if barge_in_ms == EndpointConfig::default().barge_in_ms {
+        if barge_in_ms == EndpointingConfig::default().barge_in_ms {
             assert!(pct(50) <= 200, "default setting stops the prompt {} ms after onset", pct(50));
         }
     }

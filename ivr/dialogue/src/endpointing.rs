@@ -28,7 +28,7 @@ pub enum ListenContext {
 
 /// Every threshold of the endpointer, in one place.
 #[derive(Debug, Clone)]
-pub struct EndpointConfig {
+pub struct EndpointingConfig {
     /// Duration of one frame fed to [`Endpointer::push`]. Default 20 ms (one RTP packet).
     pub frame_ms: u64,
     /// Probability at or above which a frame is voiced. Default 0.5 (Silero's own).
@@ -65,9 +65,9 @@ pub struct EndpointConfig {
     pub barge_in_ms: u64,
 }
 
-impl Default for EndpointConfig {
+impl Default for EndpointingConfig {
     fn default() -> Self {
-        EndpointConfig {
+        EndpointingConfig {
             frame_ms: 20,
             threshold: 0.5,
             neg_threshold: 0.35,
@@ -86,7 +86,7 @@ impl Default for EndpointConfig {
     }
 }
 
-impl EndpointConfig {
+impl EndpointingConfig {
     fn end_silence(&self, context: ListenContext, voiced_ms: u64) -> u64 {
         match context {
             // A real start (not a noise, which ends as usual) that is still short.
@@ -155,7 +155,7 @@ enum State {
 /// One per call.
 #[derive(Debug, Clone)]
 pub struct Endpointer {
-    cfg: EndpointConfig,
+    cfg: EndpointingConfig,
     context: ListenContext,
     /// Some(interruptible) while a prompt plays.
     playing: Option<bool>,
@@ -167,11 +167,11 @@ pub struct Endpointer {
 }
 
 impl Endpointer {
-    pub fn new(cfg: EndpointConfig) -> Self {
+    pub fn new(cfg: EndpointingConfig) -> Self {
         Endpointer { cfg, context: ListenContext::OpenQuestion, playing: None, state: State::Idle, run_onset: None, run_ms: 0, gap_ms: 0 }
     }
 
-    pub fn config(&self) -> &EndpointConfig {
+    pub fn config(&self) -> &EndpointingConfig {
         &self.cfg
     }
 
@@ -309,7 +309,7 @@ mod tests {
 
     #[test]
     fn utterance_with_speculative_end_and_final_end() {
-        let mut ep = Endpointer::new(EndpointConfig::default());
+        let mut ep = Endpointer::new(EndpointingConfig::default());
         let mut t = 0;
         // 200 ms silence, 1 s speech, 1 s silence.
         let ev = feed(&mut ep, &mut t, &[(0.05, 10), (0.9, 50), (0.05, 50)]);
@@ -326,7 +326,7 @@ mod tests {
         // Real frame times are never exact multiples of 20 ms (ticks drift by µs, a busy
         // CPU delays them): the final end must still equal the speculative one, or the
         // speculative recognition is thrown away and redone.
-        let mut ep = Endpointer::new(EndpointConfig::default());
+        let mut ep = Endpointer::new(EndpointingConfig::default());
         let mut t = Duration::ZERO;
         let mut ends = Vec::new();
         for (i, p) in [(0.05f32, 10), (0.9, 50), (0.05, 50)].iter().flat_map(|&(p, n)| std::iter::repeat_n(p, n)).enumerate() {
@@ -345,7 +345,7 @@ mod tests {
     #[test]
     fn a_hesitant_start_waits_longer_than_a_question() {
         // "Bonjour…" (600 ms), an 800 ms pause, then the question: one utterance.
-        let mut ep = Endpointer::new(EndpointConfig::default());
+        let mut ep = Endpointer::new(EndpointingConfig::default());
         let mut t = 0;
         let ev = feed(&mut ep, &mut t, &[(0.9, 30), (0.05, 40), (0.9, 80), (0.05, 50)]);
         let ends: Vec<_> = ev.iter().filter(|(_, e)| matches!(e, EndpointEvent::UtteranceEnd { .. })).collect();
@@ -354,12 +354,12 @@ mod tests {
         // Once the question is long enough, the usual 600 ms ends it.
         assert_eq!(ends[0].0, 3000 + 600);
         // A short start that is all the caller says ends after the longer silence.
-        let mut ep = Endpointer::new(EndpointConfig::default());
+        let mut ep = Endpointer::new(EndpointingConfig::default());
         let mut t = 0;
         let ev = feed(&mut ep, &mut t, &[(0.9, 30), (0.05, 60)]);
         assert!(ev.iter().any(|(at, e)| matches!(e, EndpointEvent::UtteranceEnd { .. }) && *at == 600 + 1000), "{ev:?}");
         // Where a yes/no is expected, a short answer ends at its own silence.
-        let mut ep = Endpointer::new(EndpointConfig::default());
+        let mut ep = Endpointer::new(EndpointingConfig::default());
         ep.set_context(ListenContext::YesNo);
         let mut t = 0;
         let ev = feed(&mut ep, &mut t, &[(0.9, 20), (0.05, 30)]);
@@ -368,7 +368,7 @@ mod tests {
 
     #[test]
     fn pause_between_words_resumes_instead_of_ending() {
-        let mut ep = Endpointer::new(EndpointConfig::default());
+        let mut ep = Endpointer::new(EndpointingConfig::default());
         let mut t = 0;
         // speech, 300 ms pause (speculative fires), speech again, then end.
         let ev = feed(&mut ep, &mut t, &[(0.9, 30), (0.1, 15), (0.8, 30), (0.1, 40)]);
@@ -381,7 +381,7 @@ mod tests {
 
     #[test]
     fn hysteresis_keeps_a_soft_word_inside_the_utterance() {
-        let mut ep = Endpointer::new(EndpointConfig::default());
+        let mut ep = Endpointer::new(EndpointingConfig::default());
         let mut t = 0;
         // 0.4 is under the start threshold but above neg_threshold: stays speech.
         let ev = feed(&mut ep, &mut t, &[(0.9, 20), (0.4, 40), (0.9, 10), (0.0, 40)]);
@@ -394,7 +394,7 @@ mod tests {
 
     #[test]
     fn yes_no_context_ends_sooner() {
-        let mut ep = Endpointer::new(EndpointConfig::default());
+        let mut ep = Endpointer::new(EndpointingConfig::default());
         ep.set_context(ListenContext::YesNo);
         let mut t = 0;
         let ev = feed(&mut ep, &mut t, &[(0.9, 20), (0.0, 30)]);
@@ -405,7 +405,7 @@ mod tests {
 
     #[test]
     fn short_burst_is_discarded_and_long_speech_is_cut() {
-        let mut ep = Endpointer::new(EndpointConfig::default());
+        let mut ep = Endpointer::new(EndpointingConfig::default());
         let mut t = 0;
         let ev = feed(&mut ep, &mut t, &[(0.9, 6), (0.0, 40)]);
         assert!(matches!(ev.last().unwrap().1, EndpointEvent::TooShort { .. }));
@@ -417,7 +417,7 @@ mod tests {
 
     #[test]
     fn barge_in_within_200_ms_of_onset() {
-        let mut ep = Endpointer::new(EndpointConfig::default());
+        let mut ep = Endpointer::new(EndpointingConfig::default());
         ep.set_playing(Some(true));
         let mut t = 0;
         let ev = feed(&mut ep, &mut t, &[(0.02, 25), (0.85, 50)]);
@@ -433,7 +433,7 @@ mod tests {
 
     #[test]
     fn no_barge_in_on_cough_hmm_click_or_crackle() {
-        let mut ep = Endpointer::new(EndpointConfig::default());
+        let mut ep = Endpointer::new(EndpointingConfig::default());
         ep.set_playing(Some(true));
         let mut t = 0;
         let noises: &[&[(f32, u64)]] = &[
@@ -453,7 +453,7 @@ mod tests {
 
     #[test]
     fn non_interruptible_prompt_ignores_speech() {
-        let mut ep = Endpointer::new(EndpointConfig::default());
+        let mut ep = Endpointer::new(EndpointingConfig::default());
         ep.set_playing(Some(false));
         let mut t = 0;
         let ev = feed(&mut ep, &mut t, &[(0.9, 100), (0.0, 50)]);
@@ -462,7 +462,7 @@ mod tests {
 
     #[test]
     fn nan_probability_counts_as_silence() {
-        let mut ep = Endpointer::new(EndpointConfig::default());
+        let mut ep = Endpointer::new(EndpointingConfig::default());
         let mut t = 0;
         let ev = feed(&mut ep, &mut t, &[(f32::NAN, 100)]);
         assert!(ev.is_empty());

@@ -88,7 +88,7 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
         call_id: call_id.clone(),
     };
     let player = CommandPlayer { content: Arc::clone(&content), commands: commands.clone(), pending: Default::default(), last_play: None };
-    let mut conv: Conv = Conversation::new(service.endpoint.clone(), content.dialogue.clone(), recognizer, player);
+    let mut conv: Conv = Conversation::new(service.endpointing.clone(), content.dialogue.clone(), recognizer, player);
     conv.set_slow_after(service.wait_prompt_after);
     let mut books = Books { call_id: call_id.clone(), events: Vec::new(), transferred: false, flow: ivr_accounting::Flow::Choix2, record: !draft_call };
     let mut resampler = match StreamResampler::new(8_000, 16_000) {
@@ -238,7 +238,7 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
                         if Some(*at) != before && key.starts_with("answer/") {
                             // Speech end → answer audio: the job was submitted once the
                             // speculative silence had passed, so that silence is added back.
-                            let ms = r.submitted.elapsed().as_millis() as u64 + service.endpoint.speculative_silence_ms;
+                            let ms = r.submitted.elapsed().as_millis() as u64 + service.endpointing.speculative_silence_ms;
                             tracing::info!(latency_ms = ms, asr_ms = r.asr_ms, %key, "answer latency");
                             ivr_console::metrics::global().answer_latency.observe_ms(ms);
                         }

@@ -15,7 +15,7 @@ use content::ContentSlot;
 
 use anyhow::Context;
 use ivr_accounting::{Pseudonymizer, Recorder};
-use ivr_dialogue::endpointing::EndpointConfig;
+use ivr_dialogue::endpointing::EndpointingConfig;
 use ivr_dialogue::hours::OpeningHours;
 use ivr_dialogue::policy::{DialogueConfig, Flow, Switches};
 use ivr_dialogue::switches::{describe, SwitchesCache, SwitchesFile};
@@ -153,7 +153,7 @@ pub struct Service {
     pub(crate) draft: Option<content::DraftSource>,
     pub(crate) pool: AsrPool,
     pub(crate) vad: Arc<SileroVad>,
-    pub(crate) endpoint: EndpointConfig,
+    pub(crate) endpointing: EndpointingConfig,
     pub(crate) hours: OpeningHours,
     pub(crate) hours_mode: HoursMode,
     pub(crate) flow_header: String,
@@ -191,7 +191,7 @@ impl Service {
             draft: None,
             pool,
             vad,
-            endpoint: EndpointConfig::default(),
+            endpointing: EndpointingConfig::default(),
             hours: OpeningHours::default(),
             hours_mode: opts.hours,
             flow_header: opts.flow_header,

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::endpointing::{EndpointConfig, EndpointEvent, Endpointer};
+use crate::endpointing::{EndpointEvent, Endpointer, EndpointingConfig};
 use crate::policy::{Audio, Dialogue, DialogueConfig, DialogueEvent, Flow, Input, Output, Switches, TransferRequest, Understanding};
 
 /// The recognizer queue refused a job.
@@ -79,7 +79,7 @@ pub struct Conversation<R, P> {
 pub const SLOW_RECOGNITION: Duration = Duration::from_millis(3500);
 
 impl<R: Recognize, P: Play> Conversation<R, P> {
-    pub fn new(endpoint: EndpointConfig, dialogue: DialogueConfig, recognizer: R, player: P) -> Self {
+    pub fn new(endpoint: EndpointingConfig, dialogue: DialogueConfig, recognizer: R, player: P) -> Self {
         Conversation {
             endpointer: Endpointer::new(endpoint),
             dialogue: Dialogue::new(dialogue),

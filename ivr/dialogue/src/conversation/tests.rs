@@ -52,7 +52,7 @@ impl Call {
     fn new() -> Call {
         let mut cfg = DialogueConfig::default();
         cfg.topics.insert("rsa".into(), TopicInfo { action: TopicAction::Answer, complex: false, urgent: false });
-        let c = Conversation::new(EndpointConfig::default(), cfg, FakeAsr::default(), FakePlayer::default());
+        let c = Conversation::new(EndpointingConfig::default(), cfg, FakeAsr::default(), FakePlayer::default());
         let mut call = Call { c, t: 0, actions: Vec::new() };
         let at = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
         let a = call.c.start(Flow::Choix2, at, true, Switches::default(), Duration::ZERO);
@@ -241,7 +241,7 @@ fn a_key_cancels_recognition_in_flight() {
 fn in_procedure(kind: crate::policy::ProcedureKind) -> Call {
     let mut cfg = DialogueConfig::default();
     cfg.topics.insert("procedure".into(), TopicInfo { action: TopicAction::Procedure(kind), complex: false, urgent: false });
-    let c = Conversation::new(EndpointConfig::default(), cfg, FakeAsr::default(), FakePlayer::default());
+    let c = Conversation::new(EndpointingConfig::default(), cfg, FakeAsr::default(), FakePlayer::default());
     let mut call = Call { c, t: 0, actions: Vec::new() };
     let at = Utc.with_ymd_and_hms(2026, 11, 23, 10, 0, 0).unwrap();
     call.c.start(Flow::Choix2, at, true, Switches::default(), Duration::ZERO);
