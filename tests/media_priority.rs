@@ -1,7 +1,7 @@
 //! The media path is protected by raising it, not by lowering recognition below the host:
 //! in a running `ivr serve` the runtime threads (RTP, VAD, endpointing) run above the
-//! process's base priority when permitted (root here), and the recognition workers at it,
-//! so ordinary load elsewhere on the host cannot starve recognition more than anything else.
+//! process's base priority when permitted (root here), and the recognition workers between
+//! them and the host's ordinary load, so a busy loop elsewhere slows recognition little.
 
 mod conversation_common;
 
@@ -33,7 +33,7 @@ fn media_threads_are_raised_and_recognition_is_not_lowered() {
     let log = server.log_text();
     if root {
         assert!(runtime.iter().all(|n| *n == -10), "media threads raised: {all:?}");
-        assert!(asr.iter().all(|n| *n == 0), "recognition at the process's priority: {all:?}");
+        assert!(asr.iter().all(|n| *n == -5), "recognition between the media path and the host's other programs: {all:?}");
         assert!(log.contains("media path threads raised"), "{log}");
     } else {
         // Not permitted: recognition a little lower instead, and the log says why.

@@ -12,6 +12,11 @@
 /// How much higher than the process the media threads run when permitted.
 pub const MEDIA_BOOST: i32 = -10;
 
+/// When permitted, how much higher than the process recognition runs: above the host's
+/// ordinary load (a busy loop at nice 0 takes a quarter of a core from it, not half), below
+/// the media path, which must never wait for a transcription.
+pub const ASR_BOOST: i32 = -5;
+
 /// When the media threads cannot be raised: how much lower recognition runs instead.
 pub const FALLBACK_ASR_NICE: i32 = 5;
 

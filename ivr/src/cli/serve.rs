@@ -120,8 +120,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         })
         .build()?;
     let asr_nice = if media_raised {
-        tracing::info!(nice = ivr_speech::priority::MEDIA_BOOST, "media path threads raised above the host's other programs");
-        0
+        tracing::info!(
+            nice = ivr_speech::priority::MEDIA_BOOST,
+            asr_nice = ivr_speech::priority::ASR_BOOST,
+            "media path threads raised above the host's other programs, recognition between them and the rest"
+        );
+        ivr_speech::priority::ASR_BOOST
     } else {
         tracing::warn!(
             asr_nice = ivr_speech::priority::FALLBACK_ASR_NICE,
