@@ -10,12 +10,12 @@ mod conversation_common;
 #[path = "support/postgres.rs"]
 mod own_postgres;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use conversation_common::{clip_ms, root, run_sipp, scenario, speak, write_pcap, Step};
+use conversation_common::{clip_ms, root, run_sipp, scenario, spawn, speak, write_pcap, Step};
 use ivr_accounting::chrono::Utc;
 use ivr_accounting::{ContentDraft, Store};
 
@@ -159,24 +159,6 @@ impl Drop for Instance {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Spawns `ivr serve` with stderr to `log`; returns it and the SIP port it announced (the
-/// line it prints once ready, content loaded). Killed, with its log in the panic, if the
-/// line does not come.
-fn spawn(mut cmd: Command, log: &Path) -> (Child, u16) {
-    let log_file = std::fs::File::create(log).expect("log file");
-    let mut child = cmd.env("NO_COLOR", "1").stdout(Stdio::piped()).stderr(Stdio::from(log_file)).spawn().expect("spawn ivr serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    let _ = BufReader::new(stdout).read_line(&mut line);
-    let port = line.split_whitespace().find_map(|w| w.strip_prefix("sip=")).and_then(|a| a.rsplit(':').next()).and_then(|p| p.parse().ok());
-    let Some(port) = port else {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("ivr serve did not report its port: {line:?} log: {}", std::fs::read_to_string(log).unwrap_or_default());
-    };
-    (child, port)
 }
 
 /// `ivr knowledge ARGS --db-url URL`: (exit code, stdout, stderr).

@@ -19,6 +19,8 @@ mod serve_run;
 #[path = "../support/sipp.rs"]
 mod sipp_run;
 #[allow(unused_imports)]
+pub use serve_run::spawn;
+#[allow(unused_imports)]
 pub use sipp_run::{free_udp_port, run_sipp};
 
 pub struct Server {
