@@ -48,7 +48,8 @@ impl Server {
         // Distinct RTP ranges per server of this process (tests run in parallel) and per process.
         static NEXT: std::sync::atomic::AtomicU16 = std::sync::atomic::AtomicU16::new(0);
         let slot = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 8;
-        let base = 36000 + ((std::process::id() % 20) as u16) * 320 + slot * 40;
+        // Below Linux's ephemeral ports (32768 and up), apart from the telephony tests' ranges.
+        let base = 20000 + ((std::process::id() % 20) as u16) * 320 + slot * 40;
         let cfg = format!(
             "public_address = \"127.0.0.1\"\nmax_calls = 20\n[transfer]\n2 = \"sip:agents-choix2@127.0.0.1\"\n3 = \"sip:agents-choix3@127.0.0.1\"\n[rtp_ports]\nmin = {base}\nmax = {}\n[prompts]\ndir = \"{}\"\n",
             base + 38,

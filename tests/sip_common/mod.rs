@@ -17,11 +17,13 @@ pub mod uac;
 pub use sipp_run::free_udp_port;
 
 /// Distinct RTP port ranges per server in this process (tests run in parallel),
-/// offset by the pid so concurrent test binaries do not collide either.
+/// offset by the pid so concurrent test binaries do not collide either. Kept below
+/// Linux's ephemeral ports (32768 and up): a client socket of another test bound to port
+/// 0 must never land in a range a test counts as free.
 pub fn rtp_range(size: u16) -> (u16, u16) {
     static NEXT: AtomicU16 = AtomicU16::new(0);
     let slot = NEXT.fetch_add(1, Ordering::SeqCst);
-    let base = 32000 + ((std::process::id() % 40) as u16) * 600 + slot * (size + 2) % 600;
+    let base = 10000 + ((std::process::id() % 16) as u16) * 600 + slot * (size + 2) % 600;
     let base = base & !1;
     (base, base + size)
 }
