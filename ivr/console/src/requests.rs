@@ -27,7 +27,7 @@ fn kind_fr(k: RequestKind) -> &'static str {
 }
 
 /// The matcher's topic as agents read it (`@none`: a question outside the catalogue).
-fn topic_fr(topic: Option<&str>) -> &str {
+pub(crate) fn topic_fr(topic: Option<&str>) -> &str {
     match topic {
         None => "—",
         Some("@none") => "hors catalogue",

@@ -17,6 +17,7 @@ use maud::{html, Markup};
 
 use super::{tabs, ROLES};
 use crate::pages::layout;
+use crate::requests::topic_fr;
 use crate::{AppState, Authed, ConsoleError};
 
 /// An instance whose last heartbeat is older than this is not shown (it stopped or lost
@@ -36,15 +37,6 @@ fn state_fr(state: &str) -> &str {
         "procedure" => "démarche",
         "closed" => "message de fermeture",
         other => other,
-    }
-}
-
-fn topic_fr(topic: Option<&str>) -> &str {
-    match topic {
-        None => "—",
-        Some("@none") => "hors catalogue",
-        Some("@agent") => "demande un conseiller",
-        Some(t) => t,
     }
 }
 
