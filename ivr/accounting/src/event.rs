@@ -4,32 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// Which choice of the 3230 menu brought the caller here.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
-pub enum Flow {
-    /// Choix 2: general information (non-allocataires, partners).
-    #[serde(rename = "2")]
-    Choix2,
-    /// Choix 3: help with caf.fr / Mon Compte.
-    #[serde(rename = "3")]
-    Choix3,
-}
-
-impl Flow {
-    pub fn number(self) -> u8 {
-        match self {
-            Flow::Choix2 => 2,
-            Flow::Choix3 => 3,
-        }
-    }
-    pub fn from_number(n: u8) -> Option<Flow> {
-        match n {
-            2 => Some(Flow::Choix2),
-            3 => Some(Flow::Choix3),
-            _ => None,
-        }
-    }
-}
+/// Which choice of the 3230 menu brought the caller here (the dialogue's type, one for the
+/// whole workspace; serialized as "2" / "3").
+pub use ivr_dialogue::policy::Flow;
 
 /// Who the caller is, as far as accounting may know: a same-day pseudonym, or nothing.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

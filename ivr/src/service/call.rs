@@ -37,7 +37,7 @@ struct Books {
     call_id: String,
     events: Vec<Event>,
     transferred: bool,
-    flow: ivr_accounting::Flow,
+    flow: Flow,
     /// False for a draft call (an editor trying the draft): nothing reaches the accounting.
     record: bool,
 }
@@ -90,7 +90,7 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
     let player = CommandPlayer { content: Arc::clone(&content), commands: commands.clone(), pending: Default::default(), last_play: None };
     let mut conv: Conv = Conversation::new(service.endpointing.clone(), content.dialogue.clone(), recognizer, player);
     conv.set_slow_after(service.wait_prompt_after);
-    let mut books = Books { call_id: call_id.clone(), events: Vec::new(), transferred: false, flow: ivr_accounting::Flow::Choix2, record: !draft_call };
+    let mut books = Books { call_id: call_id.clone(), events: Vec::new(), transferred: false, flow: Flow::Choix2, record: !draft_call };
     let mut resampler = match StreamResampler::new(8_000, 16_000) {
         Ok(r) => r,
         Err(e) => {
@@ -141,9 +141,8 @@ async fn run(service: Arc<Service>, mut call: CallHandle) {
                             Caller::Pseudonym(p) => tracing::Span::current().record("caller", p.get(..16).unwrap_or(p)),
                             Caller::Withheld => tracing::Span::current().record("caller", "withheld"),
                         };
-                        let acc_flow = if flow == Flow::Choix3 { ivr_accounting::Flow::Choix3 } else { ivr_accounting::Flow::Choix2 };
-                        books.flow = acc_flow;
-                        books.push(&service, EventKind::Started { flow: acc_flow, caller });
+                        books.flow = flow;
+                        books.push(&service, EventKind::Started { flow, caller });
                         books.push(&service, EventKind::Answered);
                         tracing::info!(flow = flow.number(), open, dialled = ?info.dialled, "call started");
                         // The presented number stays out of the dialogue: a call-back number is

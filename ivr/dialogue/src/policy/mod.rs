@@ -17,10 +17,15 @@ use chrono::{DateTime, Utc};
 pub use crate::endpointing::ListenContext;
 pub use machine::Dialogue;
 
-/// The 3230 menu choice the call came through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+/// The 3230 menu choice the call came through: the one type for the dialogue, the call
+/// records and the reports (`ivr_accounting::Flow` is this type), stored as its number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
 pub enum Flow {
+    /// Choix 2: general information (non-allocataires, partners).
+    #[serde(rename = "2")]
     Choix2,
+    /// Choix 3: help with caf.fr / Mon Compte.
+    #[serde(rename = "3")]
     Choix3,
 }
 
@@ -29,6 +34,14 @@ impl Flow {
         match self {
             Flow::Choix2 => 2,
             Flow::Choix3 => 3,
+        }
+    }
+
+    pub fn from_number(n: u8) -> Option<Flow> {
+        match n {
+            2 => Some(Flow::Choix2),
+            3 => Some(Flow::Choix3),
+            _ => None,
         }
     }
 }
