@@ -269,6 +269,37 @@ impl Matcher {
         Ok(self.decide_spoken(transcript, &r))
     }
 
+    /// The spoken decision over the recognizer's best transcript and its alternatives (the
+    /// best one with an uncertain token replaced by its runner-up: "la prín d'activité" →
+    /// "la prime d'activité"). The best transcript decides whenever it is understood or
+    /// matches an out-of-scope phrasing; only when it would be refused for want of a topic
+    /// does the alternative with the best-scoring topic count, and then only as the
+    /// clarify question (`confirm`): the caller says which topic was meant, an alternative
+    /// is never answered directly.
+    pub fn classify_heard(&self, transcript: &str, alternatives: &[String]) -> Result<Decision, MatchError> {
+        let r = self.rank(transcript)?;
+        let best = self.decide_spoken(transcript, &r);
+        let topic_score = r.ranked.iter().find(|(i, _)| !i.starts_with('@')).map(|x| x.1).unwrap_or(0.0);
+        let out_of_scope = r.ranked.iter().any(|(i, s)| i == NONE && *s >= topic_score && *s > 0.0);
+        if best.intent != NONE || out_of_scope || r.asks_for_human {
+            return Ok(best);
+        }
+        let mut found: Option<Decision> = None;
+        for alt in alternatives {
+            let d = self.classify_spoken(alt)?;
+            if d.intent.starts_with('@') || d.runner_up.is_none() {
+                continue;
+            }
+            if found.as_ref().is_none_or(|f| d.score > f.score) {
+                found = Some(d);
+            }
+        }
+        Ok(match found {
+            Some(d) => Decision { text: transcript.to_string(), action: "confirm".into(), ..d },
+            None => best,
+        })
+    }
+
     /// Features of a ranking for the calibrated decision ([`crate::calibration`]).
     pub fn features(&self, r: &Ranking) -> Features {
         let topics: Vec<&(String, f32)> = r.ranked.iter().filter(|(i, _)| !i.starts_with('@')).collect();

@@ -263,3 +263,23 @@ fn a_half_heard_transcript_is_offered_not_refused_and_typed_text_is_refused() {
         assert_eq!((d.intent.as_str(), d.action.as_str()), (NONE, "fallback"), "{text:?}: {d:?}");
     }
 }
+
+#[test]
+fn an_alternative_transcript_is_offered_only_when_the_best_one_is_refused() {
+    let (_d, m) = matcher();
+    let alts = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // The best transcript lost the topic's word, its alternative kept it: offered, not answered.
+    let d = m.classify_heard("j'ai droit au rasoir", &alts(&["j'ai droit au casse", "j'ai droit au rsa"])).unwrap();
+    assert_eq!((d.intent.as_str(), d.action.as_str()), ("rsa", "confirm"), "{d:?}");
+    assert_eq!(d.text, "j'ai droit au rasoir");
+    assert!(d.runner_up.is_some());
+    // An understood best transcript decides, whatever its alternatives say.
+    let best = m.classify_spoken("j'ai oublié mon mot de passe").unwrap();
+    let d = m.classify_heard("j'ai oublié mon mot de passe", &alts(&["j'ai droit au rsa"])).unwrap();
+    assert_eq!(d, best);
+    // A human request and out-of-scope alternatives change nothing.
+    let d = m.classify_heard("je voudrais renouveler ma carte vitale", &alts(&["je voudrais renouveler mon rsa"])).unwrap();
+    assert_eq!((d.intent.as_str(), d.action.as_str()), (NONE, "fallback"), "an out-of-scope phrasing stays refused: {d:?}");
+    let d = m.classify_heard("euh", &alts(&["je veux parler à un conseiller"])).unwrap();
+    assert_eq!(d.intent, NONE, "an alternative never transfers: {d:?}");
+}

@@ -221,7 +221,14 @@ mod tests {
             if cancel.load(Ordering::Relaxed) {
                 return Err(AsrError::Cancelled);
             }
-            Ok(Transcript { text: format!("{} samples", pcm.len()), raw_text: String::new(), audio_ms: pcm.len() as u64 / 16, asr_ms: 0, no_speech_prob: 0.0 })
+            Ok(Transcript {
+                text: format!("{} samples", pcm.len()),
+                raw_text: String::new(),
+                audio_ms: pcm.len() as u64 / 16,
+                asr_ms: 0,
+                no_speech_prob: 0.0,
+                alternatives: Vec::new(),
+            })
         }
     }
 
@@ -271,7 +278,7 @@ mod tests {
         fn transcribe(&mut self, _: &[f32], _: &Arc<AtomicBool>) -> Result<Transcript, AsrError> {
             // SAFETY: plain integer syscalls.
             let nice = unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::syscall(libc::SYS_gettid) as libc::id_t) };
-            Ok(Transcript { text: nice.to_string(), raw_text: String::new(), audio_ms: 0, asr_ms: 0, no_speech_prob: 0.0 })
+            Ok(Transcript { text: nice.to_string(), raw_text: String::new(), audio_ms: 0, asr_ms: 0, no_speech_prob: 0.0, alternatives: Vec::new() })
         }
     }
 

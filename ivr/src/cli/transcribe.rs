@@ -33,6 +33,9 @@ pub struct TranscribeArgs {
 struct Line<'a> {
     file: &'a str,
     text: &'a str,
+    /// The best text with one uncertain token replaced by its runner-up.
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    alternatives: &'a [String],
     audio_ms: u64,
     asr_ms: u64,
 }
@@ -58,16 +61,16 @@ pub fn run(a: TranscribeArgs) -> anyhow::Result<()> {
             let audio_ms = audio.duration_ms();
             match prepare_file_audio(&audio)? {
                 // Nothing but silence/noise: never shown to Whisper.
-                None => Ok((String::new(), audio_ms, 0)),
+                None => Ok((String::new(), Vec::new(), audio_ms, 0)),
                 Some(pcm) => {
                     let t = worker.transcribe(&pcm)?;
-                    Ok((t.text, audio_ms, t.asr_ms))
+                    Ok((t.text, t.alternatives, audio_ms, t.asr_ms))
                 }
             }
         });
         match outcome {
-            Ok((text, audio_ms, asr_ms)) => {
-                let line = serde_json::to_string(&Line { file: &name, text: &text, audio_ms, asr_ms })?;
+            Ok((text, alternatives, audio_ms, asr_ms)) => {
+                let line = serde_json::to_string(&Line { file: &name, text: &text, alternatives: &alternatives, audio_ms, asr_ms })?;
                 let mut out = stdout.lock();
                 writeln!(out, "{line}")?;
                 out.flush()?;

@@ -72,20 +72,20 @@ impl Recognize for PoolRecognizer {
             if cancelled.load(Ordering::Relaxed) {
                 return;
             }
-            let (text, asr_ms) = match result {
+            let (text, alternatives, asr_ms) = match result {
                 Ok(r) => match r.transcript {
-                    Ok(t) => (t.text, r.queued_ms + r.run_ms),
+                    Ok(t) => (t.text, t.alternatives, r.queued_ms + r.run_ms),
                     Err(e) => {
                         tracing::warn!(%call_id, error = %e, "recognition failed");
-                        (String::new(), r.queued_ms + r.run_ms)
+                        (String::new(), Vec::new(), r.queued_ms + r.run_ms)
                     }
                 },
                 // Cancelled or pool stopped: nobody waits for this result.
                 Err(_) => return,
             };
-            let understanding = understand(&content, &text);
+            let understanding = understand(&content, &text, &alternatives);
             // What the caller said is personal data: its length only, never the words.
-            tracing::info!(%call_id, job = id, chars = text.chars().count(), intent = %understanding.intent, score = understanding.score, asr_ms, "recognized");
+            tracing::info!(%call_id, job = id, chars = text.chars().count(), alternatives = alternatives.len(), intent = %understanding.intent, score = understanding.score, asr_ms, "recognized");
             let _ = results.send(Recognized { id, text, understanding, submitted, asr_ms });
         });
         Ok(())
@@ -107,13 +107,14 @@ impl PoolRecognizer {
     }
 }
 
-/// The matcher's spoken decision on a transcript, as the dialogue's plain data; empty text (silence, a guarded
-/// hallucination) is not understood.
-pub fn understand(content: &LoadedContent, text: &str) -> Understanding {
+/// The matcher's spoken decision on a transcript and the recognizer's alternatives to it
+/// (`nlu::Matcher::classify_heard`), as the dialogue's plain data; empty text (silence, a
+/// guarded hallucination) is not understood.
+pub fn understand(content: &LoadedContent, text: &str, alternatives: &[String]) -> Understanding {
     if text.trim().is_empty() {
         return Understanding::none();
     }
-    match content.matcher.classify_spoken(text) {
+    match content.matcher.classify_heard(text, alternatives) {
         Ok(d) => Understanding { intent: d.intent, score: d.score, runner_up: d.runner_up.map(|r| r.intent), action: d.action },
         Err(e) => {
             tracing::warn!(error = %e, "matcher failed");

@@ -2,6 +2,7 @@
 //! worker, French settings for short telephone utterances, and the guard
 //! against Whisper's phantom phrases.
 
+pub mod alternatives;
 pub mod guard;
 pub mod recognizer;
 

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
 
+use super::alternatives::{self as hesitations, StepLog};
 use super::guard;
 use crate::audio::MODEL_RATE;
 
@@ -51,6 +52,9 @@ pub struct AsrConfig {
     pub max_tokens: u16,
     /// whisper.cpp's flash attention (a context setting, fixed when the model loads).
     pub flash_attn: bool,
+    /// Read each decoding step's runner-up tokens and build alternative transcripts
+    /// (greedy decoding only; `ivr bench asr` measures the cost with `-noalt`).
+    pub alternatives: bool,
 }
 
 impl Default for AsrConfig {
@@ -64,6 +68,7 @@ impl Default for AsrConfig {
             audio_ctx: None,
             max_tokens: 48,
             flash_attn: false,
+            alternatives: true,
         }
     }
 }
@@ -77,6 +82,9 @@ pub struct Transcript {
     pub audio_ms: u64,
     pub asr_ms: u64,
     pub no_speech_prob: f32,
+    /// Cleaned alternative texts: the best one with an uncertain token replaced by its
+    /// runner-up (greedy decoding only; see `alternatives`). Personal data, as `text`.
+    pub alternatives: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -112,12 +120,13 @@ impl Recognizer {
 
     pub fn worker(&self) -> Result<AsrWorker, AsrError> {
         let state = self.ctx.create_state().map_err(|e| AsrError::Whisper(e.to_string()))?;
-        Ok(AsrWorker { state, config: self.config.clone() })
+        Ok(AsrWorker { state, ctx: Arc::clone(&self.ctx), config: self.config.clone() })
     }
 }
 
 pub struct AsrWorker {
     state: WhisperState,
+    ctx: Arc<WhisperContext>,
     config: AsrConfig,
 }
 
@@ -156,7 +165,9 @@ impl AsrWorker {
         // a fixed cap cut long sentences short, none at all lets a loop run on.
         let per_audio = (audio_ms / 1000 + 1) * TOKENS_PER_SECOND;
         config.max_tokens = config.max_tokens.max(per_audio.min(u64::from(MAX_TOKENS_CAP)) as u16);
-        let params = full_params(&config, cancel.as_ref());
+        // The steps' distributions, for the alternatives (greedy: one decoder, one pass).
+        let log = (config.alternatives && config.decoding == Decoding::Greedy).then(|| StepLog::new(self.ctx.n_vocab().max(0) as usize));
+        let params = full_params(&config, cancel.as_ref(), log.as_ref());
         let result = self.state.full(params, input);
         if cancel.as_ref().is_some_and(|c| c.load(Ordering::Relaxed)) {
             return Err(AsrError::Cancelled);
@@ -164,19 +175,32 @@ impl AsrWorker {
         result.map_err(|e| AsrError::Whisper(e.to_string()))?;
         let mut raw_text = String::new();
         let mut no_speech_prob = 0f32;
+        let eot = self.ctx.token_eot();
+        let mut tokens = Vec::new();
         for segment in self.state.as_iter() {
             raw_text.push_str(&segment.to_str_lossy().map_err(|e| AsrError::Whisper(e.to_string()))?);
             no_speech_prob = no_speech_prob.max(segment.no_speech_probability());
+            tokens.extend((0..segment.n_tokens()).filter_map(|i| segment.get_token(i)).map(|t| t.token_id()).filter(|&id| id < eot));
         }
         let mut text = guard::clean(&raw_text);
+        let mut alternatives = Vec::new();
         if guard::is_no_speech(no_speech_prob, &text) {
             text.clear();
+        } else if let Some(log) = &log {
+            let ctx = &self.ctx;
+            let text_of = |id: i32| (id < eot).then(|| ctx.token_to_bytes(id).ok().map(<[u8]>::to_vec)).flatten();
+            for alt in hesitations::alternatives(&tokens, &log.take(), &text_of) {
+                let clean = guard::clean(&alt);
+                if !clean.is_empty() && clean != text && !alternatives.contains(&clean) {
+                    alternatives.push(clean);
+                }
+            }
         }
-        Ok(Transcript { text, raw_text, audio_ms, asr_ms: started.elapsed().as_millis() as u64, no_speech_prob })
+        Ok(Transcript { text, raw_text, audio_ms, asr_ms: started.elapsed().as_millis() as u64, no_speech_prob, alternatives })
     }
 }
 
-fn full_params<'a>(c: &'a AsrConfig, cancel: Option<&Arc<AtomicBool>>) -> FullParams<'a, 'a> {
+fn full_params<'a>(c: &'a AsrConfig, cancel: Option<&Arc<AtomicBool>>, log: Option<&StepLog>) -> FullParams<'a, 'a> {
     let strategy = match c.decoding {
         Decoding::Greedy => SamplingStrategy::Greedy { best_of: 1 },
         Decoding::Beam(n) => SamplingStrategy::BeamSearch { beam_size: i32::from(n.max(1)), patience: -1.0 },
@@ -219,7 +243,35 @@ fn full_params<'a>(c: &'a AsrConfig, cancel: Option<&Arc<AtomicBool>>) -> FullPa
             p.set_abort_callback_user_data(Arc::as_ptr(flag) as *mut std::ffi::c_void);
         }
     }
+    if let Some(log) = log {
+        // SAFETY: the pointer is to a StepLog that `transcribe_cancellable` keeps alive
+        // until `full` returns; the callback only reads the logits and locks the log.
+        unsafe {
+            p.set_filter_logits_callback(Some(record_step));
+            p.set_filter_logits_callback_user_data(log as *const StepLog as *mut std::ffi::c_void);
+        }
+    }
     p
+}
+
+unsafe extern "C" fn record_step(
+    _ctx: *mut whisper_rs::WhisperSysContext,
+    _state: *mut whisper_rs::WhisperSysState,
+    _tokens: *const whisper_rs::WhisperTokenData,
+    n_tokens: std::os::raw::c_int,
+    logits: *mut f32,
+    user_data: *mut std::ffi::c_void,
+) {
+    if user_data.is_null() || logits.is_null() {
+        return;
+    }
+    // SAFETY: see `full_params`: user_data points at a live StepLog, and whisper.cpp
+    // passes one logit per vocabulary token (n_vocab, recorded in the log).
+    unsafe {
+        let log = &*(user_data as *const StepLog);
+        let logits = std::slice::from_raw_parts(logits as *const f32, log.n_vocab);
+        log.record(n_tokens.max(0) as usize, logits);
+    }
 }
 
 unsafe extern "C" fn abort_when_set(user_data: *mut std::ffi::c_void) -> bool {

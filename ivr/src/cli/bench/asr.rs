@@ -36,7 +36,8 @@ pub struct AsrBenchArgs {
     threads: usize,
     /// Configurations, comma-separated: MODEL-PRESET[-beamN][-ctxN][-fa] with MODEL
     /// f16|q8, PRESET plain|tuned, beamN a beam width, ctxN an encoder window in
-    /// frames (1500 = 30 s), fa whisper.cpp's flash attention. The first is the
+    /// frames (1500 = 30 s), fa whisper.cpp's flash attention, noalt without the
+    /// alternative transcripts (the step log read by a logits callback). The first is the
     /// baseline of the ratios.
     #[arg(long, default_value = "f16-plain,f16-tuned,q8-plain,q8-tuned,q8-tuned-beam5", value_delimiter = ',')]
     configs: Vec<String>,
@@ -96,8 +97,11 @@ fn parse_config(label: &str, a: &AsrBenchArgs) -> anyhow::Result<RunConfig> {
             asr.audio_ctx = Some(n.parse().context("expected ctxN (encoder frames, 1500 = 30 s)")?);
         } else if opt == "fa" {
             asr.flash_attn = true;
+        } else if opt == "noalt" {
+            // Without the alternatives' logits callback: its cost, measured in the same run.
+            asr.alternatives = false;
         } else {
-            bail!("{label}: unknown option {opt} (beamN, ctxN or fa)");
+            bail!("{label}: unknown option {opt} (beamN, ctxN, fa or noalt)");
         }
     }
     Ok(RunConfig { label: label.to_string(), model, asr })

@@ -87,6 +87,14 @@ pub struct UnderstandingArgs {
     /// Whisper decoding: 0 = the service's (greedy), N > 0 = beam search of width N.
     #[arg(long, default_value_t = 0)]
     pub beam: u8,
+    /// The recognizer's alternative transcripts (an uncertain token replaced by its
+    /// runner-up) read when the best one is refused: `on` (the service's) or `off`.
+    #[arg(long, default_value = "on")]
+    pub alternatives: String,
+    /// Write every row (source, expected, transcript, decision, alternatives) to this TSV
+    /// file, for analysis outside the bench. It holds transcripts of the set's sentences only.
+    #[arg(long)]
+    pub rows: Option<PathBuf>,
     /// Print every miss (expected → got, transcript).
     #[arg(long)]
     pub misses: bool,
@@ -158,6 +166,9 @@ struct Row {
     decision: Decision,
     features: Option<nlu::calibration::Sample>,
     wer: Option<(usize, usize)>,
+    /// Decided by an alternative transcript (the best one alone was refused).
+    by_alternative: bool,
+    alternatives: Vec<String>,
 }
 
 pub fn run(args: UnderstandingArgs) -> Result<()> {
@@ -203,15 +214,27 @@ pub fn run(args: UnderstandingArgs) -> Result<()> {
         let tkey = hash_hex(&format!("{rkey}|{asr_key}"));
         (rkey, tkey)
     };
+    let use_alternatives = match args.alternatives.as_str() {
+        "on" => true,
+        "off" => false,
+        other => anyhow::bail!("--alternatives {other}: on or off"),
+    };
+    // Alternatives exist for greedy decoding only; with beam search there are none to wait for.
+    let need_alternatives = use_alternatives && args.beam <= 1;
     if args.cached_only {
         let asr_dir = args.cache.join("asr");
-        items.retain(|it| voices.iter().all(|v| asr_dir.join(format!("{}.txt", keys(&it.text, v).1)).is_file()));
+        items.retain(|it| {
+            voices.iter().all(|v| {
+                let t = keys(&it.text, v).1;
+                asr_dir.join(format!("{t}.txt")).is_file() && (!need_alternatives || asr_dir.join(format!("{t}.alt")).is_file())
+            })
+        });
     }
     if let Some(p) = &prompt {
         println!("initial prompt: {p}");
     }
     println!(
-        "understanding bench: set {} ({} utterances{}), voices {:?}, model {}, decoding {:?}, prompt {}, decision {}, phonetic {}, total idf {}",
+        "understanding bench: set {} ({} utterances{}), voices {:?}, model {}, decoding {:?}, prompt {}, decision {}, phonetic {}, total idf {}, alternatives {}",
         args.set,
         items.len(),
         if args.set == "heldout" { format!(", one example in {} held out, the matcher rebuilt without it", args.loo_every) } else { String::new() },
@@ -222,6 +245,7 @@ pub fn run(args: UnderstandingArgs) -> Result<()> {
         args.decision,
         args.phonetic,
         args.total_idf,
+        args.alternatives,
     );
 
     // Matchers: one per held-out item (rebuilt without it), or one for the dev set.
@@ -241,7 +265,7 @@ pub fn run(args: UnderstandingArgs) -> Result<()> {
     tracing::debug!(ms = started.elapsed().as_millis() as u64, "matchers built");
 
     let mut sources: Vec<(String, Vec<Row>)> = Vec::new();
-    let text_rows: Vec<Row> = items.iter().enumerate().map(|(i, it)| classify_row(matcher_of(i), i, &it.text, None, args.fit)).collect::<Result<_>>()?;
+    let text_rows: Vec<Row> = items.iter().enumerate().map(|(i, it)| classify_row(matcher_of(i), i, &it.text, &[], None, args.fit)).collect::<Result<_>>()?;
     sources.push(("text".into(), text_rows));
 
     if !voices.is_empty() {
@@ -271,9 +295,15 @@ pub fn run(args: UnderstandingArgs) -> Result<()> {
                     }
                 };
                 let txt = asr_dir.join(format!("{tkey}.txt"));
-                let heard = match std::fs::read_to_string(&txt) {
-                    Ok(t) => t,
-                    Err(_) => {
+                let alt = asr_dir.join(format!("{tkey}.alt"));
+                let cached = std::fs::read_to_string(&txt).ok().and_then(|t| match std::fs::read_to_string(&alt) {
+                    Ok(a) => Some((t, a.lines().map(str::to_string).collect::<Vec<_>>())),
+                    Err(_) if !need_alternatives => Some((t, Vec::new())),
+                    Err(_) => None,
+                });
+                let (heard, alternatives) = match cached {
+                    Some(c) => c,
+                    None => {
                         if recognizer.is_none() {
                             let r = Recognizer::load(&model, config.clone())?;
                             let w = r.worker()?;
@@ -281,21 +311,23 @@ pub fn run(args: UnderstandingArgs) -> Result<()> {
                         }
                         let (_, worker) = recognizer.as_mut().expect("loaded above");
                         let audio = Audio { rate: 8000, samples: pcm };
-                        let text = match prepare_file_audio(&audio)? {
-                            None => String::new(),
+                        let (text, alternatives) = match prepare_file_audio(&audio)? {
+                            None => (String::new(), Vec::new()),
                             Some(p16) => {
                                 let t = worker.transcribe(&p16)?;
                                 asr_ms += t.asr_ms;
-                                t.text
+                                (t.text, t.alternatives)
                             }
                         };
                         std::fs::write(&txt, &text)?;
+                        std::fs::write(&alt, alternatives.join("\n"))?;
                         transcribed += 1;
-                        text
+                        (text, alternatives)
                     }
                 };
                 let wer = Some((word_errors(&normalize(&it.text), &normalize(&heard)), normalize(&it.text).len()));
-                rows.push(classify_row(matcher_of(i), i, &heard, wer, args.fit)?);
+                let alternatives = if use_alternatives { alternatives } else { Vec::new() };
+                rows.push(classify_row(matcher_of(i), i, &heard, &alternatives, wer, args.fit)?);
             }
             if transcribed > 0 || rendered > 0 {
                 println!(
@@ -311,13 +343,16 @@ pub fn run(args: UnderstandingArgs) -> Result<()> {
     }
 
     report(&items, &sources, args.misses);
+    if let Some(path) = &args.rows {
+        write_rows(path, &items, &sources).with_context(|| format!("writing {}", path.display()))?;
+    }
     if args.fit {
         // The text of the whole set (not only the `--limit` sample) joins the spoken rows.
         let mut extra = Vec::new();
         if items.len() < all_items.len() {
             for it in &all_items {
                 let m = matcher_without(&kb, it.held, options, &args.decision)?;
-                let r = classify_row(&m, 0, &it.text, None, true)?;
+                let r = classify_row(&m, 0, &it.text, &[], None, true)?;
                 if let Some(s) = r.features {
                     extra.push((it.group, s.labelled(&it.expected)));
                 }
@@ -375,12 +410,24 @@ fn matcher_without(kb: &KnowledgeBase, held: Option<Held>, options: nlu::BuildOp
     configure(Matcher::build_with(&kb, options)?, decision)
 }
 
-fn classify_row(m: &Matcher, item: usize, heard: &str, wer: Option<(usize, usize)>, features: bool) -> Result<Row> {
+fn classify_row(m: &Matcher, item: usize, heard: &str, alternatives: &[String], wer: Option<(usize, usize)>, features: bool) -> Result<Row> {
     let ranking = m.rank(heard)?;
-    // Transcripts (rows with a word error rate) get the service's spoken decision.
-    let decision = if wer.is_some() { m.decide_spoken(heard, &ranking) } else { m.decide(heard, &ranking) };
+    // Transcripts (rows with a word error rate) get the service's spoken decision, over
+    // the recognizer's alternatives too (`ivr serve`'s `understand`).
+    let (decision, by_alternative) = if wer.is_none() {
+        (m.decide(heard, &ranking), false)
+    } else {
+        let best = m.decide_spoken(heard, &ranking);
+        if heard.trim().is_empty() || alternatives.is_empty() {
+            (best, false)
+        } else {
+            let d = m.classify_heard(heard, alternatives)?;
+            let by = d != best;
+            (d, by)
+        }
+    };
     let features = features.then(|| m.sample(&ranking));
-    Ok(Row { item, heard: heard.to_string(), decision, features, wer })
+    Ok(Row { item, heard: heard.to_string(), decision, features, wer, by_alternative, alternatives: alternatives.to_vec() })
 }
 
 /// Every `every`th example phrasing, in the order `ivr bench nlu --loo-every` takes them.
@@ -461,6 +508,30 @@ fn outcome(expected: &[String], d: &Decision) -> Outcome {
     Outcome::Other
 }
 
+/// `--rows`: one line per source and utterance, tab-separated (tabs and newlines in the
+/// text become spaces).
+fn write_rows(path: &Path, items: &[Item], sources: &[(String, Vec<Row>)]) -> Result<()> {
+    let clean = |s: &str| s.replace(['\t', '\n', '\r'], " ");
+    let mut out = String::from("source\texpected\theard\tintent\taction\tscore\trunner_up\talternatives\n");
+    for (name, rows) in sources {
+        for r in rows {
+            let d = &r.decision;
+            out.push_str(&format!(
+                "{name}\t{}\t{}\t{}\t{}\t{:.3}\t{}\t{}\n",
+                items[r.item].expected.join("|"),
+                clean(&r.heard),
+                d.intent,
+                d.action,
+                d.score,
+                d.runner_up.as_ref().map(|u| u.intent.as_str()).unwrap_or(""),
+                r.alternatives.iter().map(|a| clean(a)).collect::<Vec<_>>().join(" || ")
+            ));
+        }
+    }
+    std::fs::write(path, out)?;
+    Ok(())
+}
+
 fn pct(n: usize, d: usize) -> f64 {
     100.0 * n as f64 / d.max(1) as f64
 }
@@ -475,10 +546,15 @@ fn report(items: &[Item], sources: &[(String, Vec<Row>)], misses: bool) {
         let mut wrong_topic = 0;
         let mut clarify = 0;
         let (mut errs, mut words) = (0usize, 0usize);
+        let (mut by_alt, mut by_alt_right) = (0usize, 0usize);
         for r in rows {
             let it = &items[r.item];
             let o = outcome(&it.expected, &r.decision);
             *count.entry(o).or_default() += 1;
+            if r.by_alternative {
+                by_alt += 1;
+                by_alt_right += usize::from(matches!(o, Outcome::Right | Outcome::ClarifyRight));
+            }
             if it.expected.contains(&r.decision.intent) {
                 top1 += 1;
             }
@@ -508,6 +584,9 @@ fn report(items: &[Item], sources: &[(String, Vec<Row>)], misses: bool) {
             pct(clarify, n),
             if words > 0 { format!("{:.1} %", pct(errs, words)) } else { "-".into() }
         );
+        if by_alt > 0 {
+            println!("  {:<10} decided by an alternative transcript: {by_alt} ({by_alt_right} right)", "");
+        }
     }
     println!("  right = the expected topic answered, or the clarify question offering it; unsafe = a wrong topic answered;");
     println!("  refused = @none for a question with a topic (or a request for a human); wrong topic = top intent a wrong topic (unsafe + clarify).");
@@ -534,7 +613,7 @@ fn report(items: &[Item], sources: &[(String, Vec<Row>)], misses: bool) {
                 let o = outcome(&it.expected, &r.decision);
                 if !matches!(o, Outcome::Right | Outcome::ClarifyRight) {
                     println!(
-                        "  miss {name} {:?}: {} → {} {} ({:.2}{}) :: {:?} heard {:?}",
+                        "  miss {name} {:?}: {} → {} {} ({:.2}{}) :: {:?} heard {:?}{}",
                         o,
                         it.expected.join("|"),
                         r.decision.intent,
@@ -542,7 +621,8 @@ fn report(items: &[Item], sources: &[(String, Vec<Row>)], misses: bool) {
                         r.decision.score,
                         r.decision.runner_up.as_ref().map(|u| format!(", then {} {:.2}", u.intent, u.score)).unwrap_or_default(),
                         it.text,
-                        r.heard
+                        r.heard,
+                        if r.alternatives.is_empty() { String::new() } else { format!(" or {:?}", r.alternatives) }
                     );
                 }
             }
