@@ -35,6 +35,11 @@ const CUE: &str = "@CUE@";
 /// speech starts once the last piece has run out, as two streams at once garble both.
 const SILENCE_PIECE_MS: u64 = 3000;
 
+/// Silence at the head of the reply beyond the last piece's length: on a loaded machine
+/// SIPp's thread for the piece may run late (200 ms was once not enough beside two busy
+/// loops and a download: the reply came out as other words).
+const REPLY_MARGIN_MS: u64 = 1000;
+
 /// When the caller replies to the offer "répéter, autre question, conseiller…".
 #[derive(Clone, Copy, Debug)]
 enum When {
@@ -99,7 +104,7 @@ fn decline(server: &Server, dir: &Path, c: &Caller) -> Result<(String, String), 
     write_pcap_from(&silence, &[], 0, SILENCE_PIECE_MS as u32, 10_000);
     let reply = speak(c.reply, dir, &format!("{}-r", c.name));
     let r_pcap = dir.join(format!("{}-r.pcap", c.name));
-    write_pcap_from(&r_pcap, &reply, (SILENCE_PIECE_MS + 200) as u32, 16_000, 30_000);
+    write_pcap_from(&r_pcap, &reply, (SILENCE_PIECE_MS + REPLY_MARGIN_MS) as u32, 16_000, 30_000);
     let steps = [
         Step::Pause(1500),
         Step::Audio(q_pcap),
@@ -226,7 +231,8 @@ fn check_record(c: &Caller, call: &str) -> Result<(), String> {
 
 #[test]
 fn declining_after_the_answer_ends_the_call_productive() {
-    let mut server = Server::start("always-open", &["--asr-workers", "2", "--asr-threads", "1"]);
+    // At debug level the log of a failure holds the utterances' boundaries (never words).
+    let mut server = Server::start_logging("always-open", &["--asr-workers", "2", "--asr-threads", "1"], "debug,tantivy=warn,sqlx=warn");
     let dir = tempfile::tempdir().expect("tempdir");
     let started = std::time::Instant::now();
     // Two callers at a time: the recognizer has two workers on two cores.
