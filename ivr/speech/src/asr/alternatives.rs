@@ -61,20 +61,20 @@ pub fn top_candidates(logits: &[f32], k: usize) -> Step {
     if !max.is_finite() {
         return Step::default();
     }
-    let mut sum = 0f64;
+    let mut sum = 0f32;
     let mut top: Vec<(i32, f32)> = Vec::with_capacity(k + 1);
     for (i, &l) in logits.iter().enumerate() {
         if !l.is_finite() {
             continue;
         }
-        sum += f64::from((l - max).exp());
+        sum += (l - max).exp();
         if top.len() < k || l > top[top.len() - 1].1 {
             let at = top.iter().position(|&(_, t)| l > t).unwrap_or(top.len());
             top.insert(at, (i as i32, l));
             top.truncate(k);
         }
     }
-    let candidates = top.into_iter().map(|(i, l)| (i, (f64::from((l - max).exp()) / sum) as f32)).collect();
+    let candidates = top.into_iter().map(|(i, l)| (i, (l - max).exp() / sum)).collect();
     Step { candidates }
 }
 
