@@ -227,7 +227,6 @@ async fn login_then_logout() {
 }
 
 async fn sqlite_pool(c: &Console) -> sqlx::SqlitePool {
-    let _ = c;
     let path = c._dir.path().join("c.sqlite");
     sqlx::SqlitePool::connect(&format!("sqlite://{}", path.display())).await.unwrap()
 }

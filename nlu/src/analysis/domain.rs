@@ -186,11 +186,11 @@ pub fn elide(folded: &str) -> Vec<String> {
 /// Joins runs of spelled letters: "r s a" → "rsa"; letter names only when they give a
 /// known acronym ("air es a" → "rsa"). "y a" (il y a) is left alone.
 pub fn join_spelled(tokens: Vec<String>) -> Vec<String> {
-    let letter = |t: &str| -> Option<(char, bool)> {
+    let letter = |t: &str| -> Option<char> {
         let mut cs = t.chars();
         match (cs.next(), cs.next()) {
-            (Some(c), None) if c.is_ascii_lowercase() => Some((c, true)),
-            _ => letter_name(t).map(|c| (c, false)),
+            (Some(c), None) if c.is_ascii_lowercase() => Some(c),
+            _ => letter_name(t),
         }
     };
     let mut out = Vec::with_capacity(tokens.len());
@@ -198,16 +198,9 @@ pub fn join_spelled(tokens: Vec<String>) -> Vec<String> {
     while i < tokens.len() {
         let mut j = i;
         let mut word = String::new();
-        let mut all_single = true;
-        while j < tokens.len() {
-            match letter(&tokens[j]) {
-                Some((c, single)) => {
-                    word.push(c);
-                    all_single &= single;
-                    j += 1;
-                }
-                None => break,
-            }
+        while let Some(c) = tokens.get(j).and_then(|t| letter(t)) {
+            word.push(c);
+            j += 1;
         }
         // Longest prefix of the run that is acceptable.
         let mut taken = 0;
@@ -221,7 +214,6 @@ pub fn join_spelled(tokens: Vec<String>) -> Vec<String> {
                 break;
             }
         }
-        let _ = all_single;
         if taken == 0 {
             out.push(tokens[i].clone());
             i += 1;

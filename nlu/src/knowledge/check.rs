@@ -275,10 +275,7 @@ impl KnowledgeBase {
                     continue;
                 }
                 match owners.get(&key) {
-                    Some((o, p)) if o == owner => {
-                        out.push(Diagnostic::new(&src.path, line, format!("example {ex:?} is written twice")));
-                        let _ = p;
-                    }
+                    Some((o, _)) if o == owner => out.push(Diagnostic::new(&src.path, line, format!("example {ex:?} is written twice"))),
                     Some((o, p)) => out.push(Diagnostic::new(&src.path, line, format!("example {ex:?} is also an example of {o} ({})", p.display()))),
                     None => {
                         owners.insert(key, (owner.to_string(), src.path.clone()));

@@ -227,7 +227,7 @@ impl Dialogue {
                     self.deadline = Some(now + self.cfg.no_input);
                 }
             }
-            Input::BargeIn { now } => self.on_barge_in(now),
+            Input::BargeIn { .. } => self.on_barge_in(),
             Input::Utterance { text, understanding, now } => {
                 self.speaking = false;
                 let Some(waiting) = self.waiting() else { return };
@@ -391,7 +391,7 @@ impl Dialogue {
         }
     }
 
-    fn on_barge_in(&mut self, now: Duration) {
+    fn on_barge_in(&mut self) {
         let Some(p) = &self.current else { return };
         if !p.interruptible || !matches!(self.after, Some(After::Listen(_))) {
             return;
@@ -404,7 +404,6 @@ impl Dialogue {
         }
         self.speaking = true;
         self.deadline = None;
-        let _ = now;
     }
 
     /// What an utterance would answer now: the active listening, or the listening that
