@@ -19,7 +19,7 @@ use toml_edit::{DocumentMut, Item, Value};
 use super::checked::{self, Checked};
 use super::topic_file::{self, lines, TopicFields};
 use super::topics::{action_fr, percent, topic_figures};
-use super::working::{draft_lock, nothing_published, today, topic_path, valid_slug, Working, PROMPTS_PATH};
+use super::working::{nothing_published, open_draft, today, topic_path, valid_slug, Working, PROMPTS_PATH};
 use super::{subnav, EDIT, READ};
 use crate::pages::layout;
 use crate::{audit, AppState, Authed, ConsoleError};
@@ -236,9 +236,7 @@ async fn save_draft(state: &AppState, user: &Authed, draft: &ContentDraft, actio
 pub async fn save(State(state): State<AppState>, user: Authed, Path(slug): Path<String>, Form(form): Form<TopicForm>) -> Result<Response, ConsoleError> {
     user.require(EDIT)?;
     user.check_csrf(&form.csrf)?;
-    let _draft = draft_lock().await;
-    let working = Working::load(&state).await?;
-    let Some(mut draft) = working.into_draft(user.name(), state.now()) else {
+    let Some((_lock, mut draft)) = open_draft(&state, user.name()).await? else {
         return Ok(nothing_published(&user).into_response());
     };
     let path = topic_path(&slug);
@@ -279,9 +277,7 @@ pub async fn create(State(state): State<AppState>, user: Authed, Form(form): For
     if !valid_slug(&slug) {
         return refuse("L'identifiant doit être fait de minuscules sans accent, de chiffres et de tirets (par exemple aide-logement).");
     }
-    let _draft = draft_lock().await;
-    let working = Working::load(&state).await?;
-    let Some(mut draft) = working.into_draft(user.name(), state.now()) else {
+    let Some((_lock, mut draft)) = open_draft(&state, user.name()).await? else {
         return Ok(nothing_published(&user).into_response());
     };
     let path = topic_path(&slug);
@@ -309,9 +305,7 @@ pub struct CsrfOnly {
 pub async fn retire(State(state): State<AppState>, user: Authed, Path(slug): Path<String>, Form(form): Form<CsrfOnly>) -> Result<Response, ConsoleError> {
     user.require(EDIT)?;
     user.check_csrf(&form.csrf)?;
-    let _draft = draft_lock().await;
-    let working = Working::load(&state).await?;
-    let Some(mut draft) = working.into_draft(user.name(), state.now()) else {
+    let Some((_lock, mut draft)) = open_draft(&state, user.name()).await? else {
         return Ok(nothing_published(&user).into_response());
     };
     if !valid_slug(&slug) || draft.snapshot.files.remove(&topic_path(&slug)).is_none() {
@@ -373,9 +367,7 @@ pub async fn prompts_form(State(state): State<AppState>, user: Authed, Query(q):
 pub async fn save_prompts(State(state): State<AppState>, user: Authed, Form(form): Form<BTreeMap<String, String>>) -> Result<Response, ConsoleError> {
     user.require(EDIT)?;
     user.check_csrf(form.get("csrf").map(String::as_str).unwrap_or(""))?;
-    let _draft = draft_lock().await;
-    let working = Working::load(&state).await?;
-    let Some(mut draft) = working.into_draft(user.name(), state.now()) else {
+    let Some((_lock, mut draft)) = open_draft(&state, user.name()).await? else {
         return Ok(nothing_published(&user).into_response());
     };
     let original = draft.snapshot.files.get(PROMPTS_PATH).cloned().unwrap_or_default();

@@ -25,7 +25,7 @@ use serde::Deserialize;
 use super::checked;
 use super::grouping::{self, Group};
 use super::topic_file;
-use super::working::{draft_lock, nothing_published, today, topic_path, valid_slug, Working, NONE_PATH};
+use super::working::{nothing_published, open_draft, today, topic_path, valid_slug, Working, NONE_PATH};
 use super::{subnav, EDIT};
 use crate::pages::{layout, paris};
 use crate::{audit, AppState, Authed, ConsoleError};
@@ -217,9 +217,7 @@ pub async fn mark(State(state): State<AppState>, user: Authed, Form(form): Form<
         if text.is_empty() {
             return Ok(Redirect::to("/contenu/questions").into_response());
         }
-        let _draft = draft_lock().await;
-        let working = Working::load(&state).await?;
-        let Some(mut draft) = working.into_draft(user.name(), now) else {
+        let Some((_lock, mut draft)) = open_draft(&state, user.name()).await? else {
             return Ok(nothing_published(&user).into_response());
         };
         let Some(file) = draft.snapshot.files.get(path) else {

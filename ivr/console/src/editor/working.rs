@@ -58,6 +58,14 @@ pub(crate) async fn draft_lock() -> tokio::sync::MutexGuard<'static, ()> {
     LOCK.lock().await
 }
 
+/// The draft to change, under the draft lock (held until the guard is dropped): the one
+/// preamble of every handler that changes the content. None when nothing was ever published.
+pub(crate) async fn open_draft(state: &AppState, by: &str) -> Result<Option<(tokio::sync::MutexGuard<'static, ()>, ContentDraft)>, ConsoleError> {
+    let lock = draft_lock().await;
+    let working = Working::load(state).await?;
+    Ok(working.into_draft(by, state.now()).map(|draft| (lock, draft)))
+}
+
 /// The checker's "today" (year, month, day) in Paris, from the console's clock.
 pub(crate) fn today(state: &AppState) -> (i32, u8, u8) {
     let d = ivr_accounting::paris_day(state.now());
