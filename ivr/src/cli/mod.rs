@@ -44,7 +44,7 @@ pub enum Command {
     /// Procedure requests for agents: `ivr requests list|show|done|export|purge`.
     #[command(subcommand)]
     Requests(requests::RequestsCommand),
-    /// Answer SIP calls (UDP): the telephony service with the fixed call script.
+    /// Answer SIP calls (UDP): the conversation (recognizer, matcher, dialogue, accounting), the console and /metrics.
     Serve(serve::ServeArgs),
     /// Web console accounts and audit log: `ivr console user add NAME --role ROLE`.
     #[command(subcommand)]
