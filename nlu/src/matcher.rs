@@ -278,7 +278,12 @@ impl Matcher {
     /// is never answered directly.
     pub fn classify_heard(&self, transcript: &str, alternatives: &[String]) -> Result<Decision, MatchError> {
         let r = self.rank(transcript)?;
-        let best = self.decide_spoken(transcript, &r);
+        self.decide_heard(transcript, &r, alternatives)
+    }
+
+    /// [`Matcher::classify_heard`] on the transcript's ranking (the benchmark ranks once).
+    pub fn decide_heard(&self, transcript: &str, r: &Ranking, alternatives: &[String]) -> Result<Decision, MatchError> {
+        let best = self.decide_spoken(transcript, r);
         let topic_score = r.ranked.iter().find(|(i, _)| !i.starts_with('@')).map(|x| x.1).unwrap_or(0.0);
         let out_of_scope = r.ranked.iter().any(|(i, s)| i == NONE && *s >= topic_score && *s > 0.0);
         if best.intent != NONE || out_of_scope || r.asks_for_human {

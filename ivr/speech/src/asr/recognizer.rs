@@ -180,7 +180,9 @@ impl AsrWorker {
         for segment in self.state.as_iter() {
             raw_text.push_str(&segment.to_str_lossy().map_err(|e| AsrError::Whisper(e.to_string()))?);
             no_speech_prob = no_speech_prob.max(segment.no_speech_probability());
-            tokens.extend((0..segment.n_tokens()).filter_map(|i| segment.get_token(i)).map(|t| t.token_id()).filter(|&id| id < eot));
+            if log.is_some() {
+                tokens.extend((0..segment.n_tokens()).filter_map(|i| segment.get_token(i)).map(|t| t.token_id()).filter(|&id| id < eot));
+            }
         }
         let mut text = guard::clean(&raw_text);
         let mut alternatives = Vec::new();

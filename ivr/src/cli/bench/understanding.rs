@@ -417,14 +417,9 @@ fn classify_row(m: &Matcher, item: usize, heard: &str, alternatives: &[String], 
     let (decision, by_alternative) = if wer.is_none() {
         (m.decide(heard, &ranking), false)
     } else {
-        let best = m.decide_spoken(heard, &ranking);
-        if heard.trim().is_empty() || alternatives.is_empty() {
-            (best, false)
-        } else {
-            let d = m.classify_heard(heard, alternatives)?;
-            let by = d != best;
-            (d, by)
-        }
+        let d = m.decide_heard(heard, &ranking, alternatives)?;
+        let by = d != m.decide_spoken(heard, &ranking);
+        (d, by)
     };
     let features = features.then(|| m.sample(&ranking));
     Ok(Row { item, heard: heard.to_string(), decision, features, wer, by_alternative, alternatives: alternatives.to_vec() })
