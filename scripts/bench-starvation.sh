@@ -11,17 +11,12 @@ opts=(--callers 1 --questions "${QUESTIONS:-6}" --no-baseline "$@")
 bin=target/release/ivr
 [ -x "$bin" ] || { echo "build first: bash scripts/setup.sh" >&2; exit 1; }
 
-pids=()
-stop_hogs() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; pids=(); }
-trap stop_hogs EXIT
+source scripts/cpu-hogs.sh
 
 echo "== quiet"
 "$bin" bench call "${opts[@]}" | tee /tmp/ivr-starvation-quiet.txt
 echo "== beside $hogs busy loop(s) at nice 0"
-for _ in $(seq "$hogs"); do
-  nice -n 0 sh -c 'while :; do :; done' &
-  pids+=("$!")
-done
+start_hogs "$hogs"
 "$bin" bench call "${opts[@]}" | tee /tmp/ivr-starvation-hog.txt
 stop_hogs
 echo "== summary (latency and jitter lines, quiet then loaded)"

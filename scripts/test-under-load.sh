@@ -5,14 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 hogs="${1:-2}"
-pids=()
-stop_hogs() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; pids=(); }
-trap stop_hogs EXIT
-for _ in $(seq "$hogs"); do
-  nice -n 0 bash -c 'while :; do :; done' &
-  pids+=("$!")
-done
-echo "test-under-load: $hogs busy loop(s) at nice 0 beside the suite (pids ${pids[*]})" >&2
+source scripts/cpu-hogs.sh
+start_hogs "$hogs"
+echo "test-under-load: $hogs busy loop(s) at nice 0 beside the suite (pids ${hog_pids[*]})" >&2
 start=$(date +%s)
 rc=0
 bash scripts/test.sh || rc=$?
